@@ -1,0 +1,112 @@
+// Base32 (RFC 4648 §6) and hex for keys: tolerant on input, canonical on output.
+
+import { OtpkitError } from './errors.js';
+
+const BASE32_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+// Symbol value per char code, upper and lower case; -1 for anything else.
+const BASE32_VALUES = new Int8Array(128).fill(-1);
+for (let i = 0; i < 32; i++) {
+  BASE32_VALUES[BASE32_ALPHABET.charCodeAt(i)] = i;
+  BASE32_VALUES[BASE32_ALPHABET.toLowerCase().charCodeAt(i)] = i;
+}
+
+// What people paste between groups: spaces, tabs, line breaks and hyphens.
+function isSeparator(charCode: number): boolean {
+  return charCode === 0x20 || charCode === 0x2d || charCode === 0x09 || charCode === 0x0a || charCode === 0x0d;
+}
+
+/**
+ * Canonical base32: uppercase, no padding.
+ *
+ * @example base32Encode(new TextEncoder().encode('12345678901234567890'))
+ * // 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ'
+ */
+function base32Encode(bytes: Uint8Array): string {
+  let out = '';
+  let buffer = 0;
+  let bits = 0;
+  for (const byte of bytes) {
+    buffer = ((buffer << 8) | byte) & 0xfff; // at most 4 pending bits + 8 new
+    bits += 8;
+    while (bits >= 5) {
+      bits -= 5;
+      out += BASE32_ALPHABET[(buffer >>> bits) & 31];
+    }
+  }
+  if (bits > 0) out += BASE32_ALPHABET[(buffer << (5 - bits)) & 31];
+  return out;
+}
+
+/**
+ * Decodes base32 the way people paste it: any case, with spaces, hyphens or
+ * line breaks between groups, with or without trailing `=` padding. Errors
+ * name the 1-based position of the offending character, never the character.
+ */
+function base32Decode(text: string): Uint8Array {
+  const out = new Uint8Array(Math.floor((text.length * 5) / 8));
+  let length = 0;
+  let symbols = 0;
+  let buffer = 0;
+  let bits = 0;
+  let padding = false;
+  for (let i = 0; i < text.length; i++) {
+    const charCode = text.charCodeAt(i);
+    if (isSeparator(charCode)) continue;
+    if (charCode === 0x3d) {
+      padding = true; // '=' may only be followed by more '=' or separators
+      continue;
+    }
+    const value = charCode < 128 ? BASE32_VALUES[charCode]! : -1;
+    if (value < 0 || padding) {
+      throw new OtpkitError('BASE32_INVALID', `base32: unexpected character at position ${i + 1}`);
+    }
+    symbols++;
+    buffer = ((buffer << 5) | value) & 0xfff; // at most 7 pending bits + 5 new
+    bits += 5;
+    if (bits >= 8) {
+      bits -= 8;
+      out[length++] = buffer >>> bits;
+    }
+  }
+  // 8 symbols carry 5 bytes; 1, 3 or 6 symbols left over cannot end a byte string.
+  const rest = symbols % 8;
+  if (rest === 1 || rest === 3 || rest === 6) {
+    throw new OtpkitError('BASE32_INVALID', `base32: ${symbols} symbols is not a valid length`);
+  }
+  return out.slice(0, length);
+}
+
+/** Decodes hex keys (as oathtool takes them): any case, spaces ignored. */
+function hexDecode(text: string): Uint8Array {
+  const digits: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const charCode = text.charCodeAt(i);
+    if (charCode === 0x20) continue;
+    const value = hexValue(charCode);
+    if (value < 0) throw new OtpkitError('HEX_INVALID', `hex: unexpected character at position ${i + 1}`);
+    digits.push(value);
+  }
+  if (digits.length % 2 !== 0) {
+    throw new OtpkitError('HEX_INVALID', `hex: ${digits.length} digits is not a whole number of bytes`);
+  }
+  const out = new Uint8Array(digits.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = (digits[2 * i]! << 4) | digits[2 * i + 1]!;
+  return out;
+}
+
+function hexValue(charCode: number): number {
+  if (charCode >= 0x30 && charCode <= 0x39) return charCode - 0x30;
+  const lower = charCode | 0x20;
+  if (lower >= 0x61 && lower <= 0x66) return lower - 0x61 + 10;
+  return -1;
+}
+
+/** Lowercase hex. */
+function hexEncode(bytes: Uint8Array): string {
+  let out = '';
+  for (const byte of bytes) out += byte.toString(16).padStart(2, '0');
+  return out;
+}
+
+export { base32Decode, base32Encode, hexDecode, hexEncode };

@@ -1,0 +1,46 @@
+// @otpkit/core: HOTP/TOTP, base32, key URIs, replay-safe verification and resync.
+// Pure and runtime-neutral: no Node built-ins; time and randomness come in as arguments.
+
+export { base32Decode, base32Encode, hexDecode, hexEncode } from './encoding.js';
+export type { OtpkitErrorCode } from './errors.js';
+export { OtpkitError } from './errors.js';
+export type { Algorithm } from './hmac.js';
+export type {
+  Encoder,
+  Hotp,
+  HotpMatch,
+  HotpResult,
+  HotpResyncOptions,
+  HotpVerifyOptions,
+  OtpParameters,
+  Rejection,
+  RejectReason,
+  Totp,
+  TotpMatch,
+  TotpParameters,
+  TotpResult,
+  TotpResyncOptions,
+  TotpVerifyOptions,
+  Window,
+} from './otp.js';
+export {
+  createHotp,
+  createTotp,
+  DEFAULT_RESYNC_STEPS,
+  MAX_DIGITS,
+  MAX_LOOK_AHEAD,
+  MAX_RESYNC_STEPS,
+  MAX_WINDOW_STEPS,
+  MIN_DIGITS,
+  STEAM_ALPHABET,
+} from './otp.js';
+export type { GenerateSecretOptions, RandomBytes } from './secret.js';
+export {
+  DEFAULT_SECRET_BYTES,
+  generateSecret,
+  groupSecret,
+  MAX_SECRET_BYTES,
+  MIN_SECRET_BYTES,
+} from './secret.js';
+export type { KeyUri, KeyUriInput } from './uri.js';
+export { formatKeyUri, MAX_URI_LENGTH, parseKeyUri } from './uri.js';

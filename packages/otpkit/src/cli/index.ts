@@ -1,0 +1,72 @@
+// The otpkit command line: argv -> command -> output and an exit code.
+
+import { OtpkitError } from '@otpkit/core';
+import { code } from './code.js';
+import { inspect } from './inspect.js';
+import { type CliIo, EXIT } from './io.js';
+import { secret } from './secret.js';
+import { uri } from './uri.js';
+import { verify } from './verify.js';
+
+const HELP = `otpkit: one-time passwords (HOTP, TOTP) done right
+
+Usage:
+  otpkit code   --secret B32 [--algorithm sha1|sha256|sha512] [--digits N] [--period S] [--time UNIX] [--counter N]
+  otpkit code   --uri URI [--time UNIX] [--counter N]
+  otpkit verify CODE (--secret B32 [same options] | --uri URI) [--window N] [--time UNIX] [--after-counter N] [--json]
+  otpkit secret [--bytes N]
+  otpkit uri    --secret B32 --account NAME [--issuer NAME] [--algorithm ..] [--digits ..] [--period ..] [--counter N]
+  otpkit inspect URI
+
+Options:
+  --secret B32          the key in base32 (any case, spaces or hyphens); "-" reads it from stdin
+  --uri URI             an otpauth:// key URI instead of --secret and its options
+  --counter N           HOTP at counter N (for verify: the next expected counter)
+  --time UNIX           Unix seconds to compute at, instead of now
+  --window N            TOTP: steps accepted each side of now (default 1, at most 10);
+                        HOTP: counters accepted past --counter (default 0, at most 50)
+  --after-counter N     TOTP: the last accepted counter; a code at or before it is "reused"
+  --encoder steam       Steam Guard codes (5 characters)
+  --allow-short-secret  accept keys under 16 bytes (legacy keys only)
+  --json                verify: print the result as JSON (counter, delta, expiresAt, or reason)
+
+Exit status: 0 success; 1 code rejected (wrong, reused or malformed); 2 bad usage, key or URI.
+`;
+
+const COMMANDS: Readonly<Record<string, (args: string[], io: CliIo) => number | Promise<number>>> = {
+  code,
+  verify,
+  secret,
+  uri,
+  inspect,
+};
+
+/** Runs one command line; never throws for bad input, which is exit status 2. */
+async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout(HELP);
+    return EXIT.OK;
+  }
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!command) {
+    io.stderr('otpkit: unknown command (see otpkit --help)\n');
+    return EXIT.USAGE;
+  }
+  if (args.includes('--help') || args.includes('-h')) {
+    io.stdout(HELP);
+    return EXIT.OK;
+  }
+  try {
+    return await command(args, io);
+  } catch (error) {
+    // OtpkitError messages never contain a secret or a code; they are safe to print.
+    if (error instanceof OtpkitError) {
+      io.stderr(`otpkit ${name}: ${error.message} [${error.code}]\n`);
+      return EXIT.USAGE;
+    }
+    throw error;
+  }
+}
+
+export { HELP, runCli };
