@@ -375,7 +375,7 @@ function createHotp(parameters: OtpParameters): Hotp {
  *
  * @example
  * const totp = createTotp({ secret, algorithm: 'SHA-256' });
- * const result = totp.verify(code, { nowSeconds: Date.now() / 1000, afterCounter: lastCounter });
+ * const result = totp.verify(code, { nowSeconds, afterCounter: lastCounter });
  * if (result.ok) lastCounter = result.counter; // store it: the same code is then 'reused'
  */
 function createTotp(parameters: TotpParameters): Totp {

@@ -36,8 +36,11 @@ function parse<const T extends Flags>(args: string[], options: T, positionals: n
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw usage('unknown option (see otpkit --help)');
-    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE')
-      throw usage('an option is missing its value (see otpkit --help)');
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+      // Node's message names the option (safe to show) and may quote a value (not safe).
+      const option = /Option '(--[a-z-]+)/.exec(String((error as Error).message))?.[1] ?? 'an option';
+      throw usage(`${option} needs a value (write ${option}=VALUE for values that start with '-')`);
+    }
     throw usage('could not read the arguments (see otpkit --help)');
   }
   if (parsed.positionals.length !== positionals) {

@@ -1,0 +1,58 @@
+// Our SHA and HMAC against node:crypto on random keys and messages, and the
+// generated compression functions against their generator.
+
+import { createHash, createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { GENERATED } from '../scripts/generate-hashes.mjs';
+import { type Algorithm, digest, hmac, hmacKey, truncatedHmac } from '../src/hmac.js';
+
+const ALGORITHMS: [Algorithm, string][] = [
+  ['SHA-1', 'sha1'],
+  ['SHA-256', 'sha256'],
+  ['SHA-512', 'sha512'],
+];
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
+// Lengths around every padding and block boundary, and keys longer than a block.
+const bytes = fc.uint8Array({ minLength: 0, maxLength: 300 });
+
+describe.each(ALGORITHMS)('%s', (algorithm, nodeName) => {
+  it('digest matches node:crypto', () => {
+    fc.assert(
+      fc.property(bytes, (message) => {
+        expect(hex(digest(algorithm, message))).toBe(createHash(nodeName).update(message).digest('hex'));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('hmac matches node:crypto', () => {
+    fc.assert(
+      fc.property(bytes, bytes, (key, message) => {
+        expect(hex(hmac(algorithm, key, message))).toBe(createHmac(nodeName, key).update(message).digest('hex'));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('the counter fast path matches node:crypto, up to 2^53 - 1', () => {
+    const counter = fc.oneof(fc.nat(), fc.maxSafeNat(), fc.constant(Number.MAX_SAFE_INTEGER), fc.constant(2 ** 32));
+    fc.assert(
+      fc.property(bytes, counter, (key, c) => {
+        const message = Buffer.alloc(8);
+        message.writeBigUInt64BE(BigInt(c));
+        const mac = createHmac(nodeName, key).update(message).digest();
+        const offset = mac[mac.length - 1]! & 0xf;
+        expect(truncatedHmac(hmacKey(algorithm, key), c)).toBe(mac.readUInt32BE(offset) & 0x7fffffff);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+it('the committed compression functions are what the generator writes', () => {
+  for (const [name, text] of Object.entries(GENERATED)) {
+    expect(readFileSync(new URL(`../src/hash/${name}`, import.meta.url), 'utf8'), name).toBe(text);
+  }
+});

@@ -1,0 +1,323 @@
+// The otpkit CLI: in-process for every command and failure, then the built
+// binary itself against oathtool, pyotp and passlib.
+
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { base32Encode, createHotp, createTotp } from '@otpkit/core';
+import { describe, expect, it } from 'vitest';
+import { hasOathtool, hasPython, oathtool, python } from '../../../test/support/external.js';
+import { runCli } from '../src/cli/index.js';
+
+const SECRET = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ'; // RFC 4226's "12345678901234567890"
+const NOW = 1_750_000_000;
+const BIN = fileURLToPath(new URL('../bin/otpkit.js', import.meta.url));
+
+async function run(argv: string[], stdin = '') {
+  let stdout = '';
+  let stderr = '';
+  const status = await runCli(argv, {
+    stdout: (text) => {
+      stdout += text;
+    },
+    stderr: (text) => {
+      stderr += text;
+    },
+    nowSeconds: () => NOW,
+    readStdin: async () => stdin,
+  });
+  return { status, stdout, stderr };
+}
+
+function bin(args: string[], input?: string) {
+  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', input });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe('otpkit code', () => {
+  it('prints the TOTP code now or at --time, with any hash, digits and period', async () => {
+    expect(await run(['code', '--secret', SECRET, '--time', '59', '--digits', '8'])).toEqual({
+      status: 0,
+      stdout: '94287082\n',
+      stderr: '',
+    });
+    const totp = createTotp({ secret: new TextEncoder().encode('12345678901234567890') });
+    expect((await run(['code', '--secret', SECRET])).stdout).toBe(`${totp.generate(NOW)}\n`);
+    expect(
+      (await run(['code', '--secret', SECRET.toLowerCase(), '--time', '59', '--algorithm', 'sha256'])).status,
+    ).toBe(0);
+    expect((await run(['code', '--secret', SECRET, '--period', '60', '--time', '119'])).stdout).toBe('287082\n');
+  });
+
+  it('prints the HOTP code at --counter, and reads keys from a URI or stdin', async () => {
+    expect((await run(['code', '--secret', SECRET, '--counter', '3'])).stdout).toBe('969429\n');
+    expect((await run(['code', '--uri', `otpauth://hotp/x?secret=${SECRET}&counter=4`])).stdout).toBe('338314\n');
+    expect((await run(['code', '--uri', `otpauth://totp/x?secret=${SECRET}&digits=8`, '--time', '59'])).stdout).toBe(
+      '94287082\n',
+    );
+    expect((await run(['code', '--secret', '-', '--time', '59'], ` ${SECRET}\n`)).stdout).toBe('287082\n');
+  });
+
+  it('prints Steam codes with --encoder steam', async () => {
+    const { stdout } = await run(['code', '--secret', SECRET, '--encoder', 'steam']);
+    expect(stdout).toMatch(/^[23456789BCDFGHJKMNPQRTVWXY]{5}\n$/);
+  });
+
+  it.each([
+    [['code'], 'give the key'],
+    [['code', '--secret', 'GEZDGNBVGY3TQOJ!GEZDGNBVGY3TQOJQ'], 'position 16'],
+    [['code', '--secret', 'JBSWY3DPEHPK3PXP'], 'at least 16 bytes'],
+    [['code', '--secret', SECRET, '--digits', '12'], 'digits'],
+    [['code', '--secret', SECRET, '--algorithm', 'md5'], 'algorithm'],
+    [['code', '--secret', SECRET, '--time', '-5'], '--time'],
+    [['code', '--secret', SECRET, '--period', '0'], 'period'],
+    [['code', '--secret', SECRET, '--bogus'], 'unknown option'],
+    [['code', '--secret', SECRET, 'extra'], 'expected 0 arguments'],
+    [['code', '--uri', `otpauth://totp/x?secret=${SECRET}`, '--digits', '8'], 'drop --digits'],
+    [['code', '--uri', 'otpauth://totp/x'], 'secret is missing'],
+    [['nonsense'], 'unknown command'],
+  ])('exits 2 on %j with a reason that never shows the key', async (argv, reason) => {
+    const { status, stdout, stderr } = await run(argv);
+    expect(status).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toContain(reason);
+    expect(stderr.split('\n').filter(Boolean)).toHaveLength(1);
+    for (const arg of argv.filter((a) => a.length > 8 && !a.startsWith('--'))) expect(stderr).not.toContain(arg);
+    expect(stderr).not.toMatch(/GEZDGNBV|JBSWY3DP/i);
+  });
+
+  it('admits a legacy short key with --allow-short-secret', async () => {
+    expect((await run(['code', '--secret', 'JBSWY3DPEHPK3PXP', '--allow-short-secret'])).status).toBe(0);
+  });
+});
+
+describe('otpkit verify', () => {
+  const hotp = createHotp({ secret: new TextEncoder().encode('12345678901234567890') });
+  const T = Math.floor(NOW / 30);
+
+  it('exits 0 for a valid code and prints counter and delta as JSON', async () => {
+    const result = await run(['verify', hotp.generate(T - 1), '--secret', SECRET, '--json']);
+    expect(result.status).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({ ok: true, counter: T - 1, delta: -1, expiresAt: T * 30 });
+    expect((await run(['verify', hotp.generate(T), '--secret', SECRET])).stdout).toBe(`valid: counter ${T}, delta 0\n`);
+  });
+
+  it('exits 1 for wrong, reused and malformed codes, with the reason', async () => {
+    const code = hotp.generate(T);
+    const cases: [string[], string][] = [
+      [['verify', hotp.generate(T + 2), '--secret', SECRET], 'wrong'],
+      [['verify', hotp.generate(T + 3), '--secret', SECRET, '--window', '2'], 'wrong'],
+      [['verify', code, '--secret', SECRET, '--after-counter', String(T)], 'reused'],
+      [['verify', '１２３４５６', '--secret', SECRET], 'malformed'],
+      [['verify', '12345', '--secret', SECRET], 'malformed'],
+      [['verify', '--secret', SECRET, '--', '-12345'], 'malformed'],
+    ];
+    for (const [argv, reason] of cases) {
+      const { status, stdout } = await run(['verify', '--json', ...argv.slice(1)]);
+      expect(status, argv.join(' ')).toBe(1);
+      expect(JSON.parse(stdout)).toEqual({ ok: false, reason });
+    }
+    expect((await run(['verify', hotp.generate(T + 2), '--secret', SECRET])).stdout).toBe('rejected: wrong\n');
+  });
+
+  it('verifies HOTP with --counter and a --window look-ahead, and resists misuse', async () => {
+    expect(
+      JSON.parse(
+        (await run(['verify', '969429', '--secret', SECRET, '--counter', '1', '--window', '3', '--json'])).stdout,
+      ),
+    ).toEqual({
+      ok: true,
+      counter: 3,
+      delta: 2,
+    });
+    expect((await run(['verify', '969429', '--secret', SECRET, '--counter', '1'])).status).toBe(1);
+    expect((await run(['verify', '969429', '--secret', SECRET, '--counter', '1', '--after-counter', '0'])).status).toBe(
+      2,
+    );
+    expect((await run(['verify', '--secret', SECRET])).status).toBe(2);
+    expect((await run(['verify', '969429', '--secret', SECRET, '--window', '11'])).status).toBe(2);
+  });
+});
+
+describe('otpkit secret, uri, inspect', () => {
+  it('secret prints canonical base32 of the asked size', async () => {
+    const { status, stdout } = await run(['secret']);
+    expect(status).toBe(0);
+    expect(stdout).toMatch(/^[A-Z2-7]{32}\n$/);
+    expect((await run(['secret', '--bytes', '32'])).stdout).toMatch(/^[A-Z2-7]{52}\n$/);
+    expect((await run(['secret', '--bytes', '8'])).status).toBe(2);
+  });
+
+  it('uri renders and inspect reads back', async () => {
+    const { stdout } = await run([
+      'uri',
+      '--secret',
+      SECRET,
+      '--account',
+      'alice@example.com',
+      '--issuer',
+      'ACME Co',
+      '--digits',
+      '8',
+    ]);
+    expect(stdout).toBe(`otpauth://totp/ACME%20Co:alice@example.com?secret=${SECRET}&issuer=ACME%20Co&digits=8\n`);
+    const inspected = await run(['inspect', stdout.trim()]);
+    expect(JSON.parse(inspected.stdout)).toEqual({
+      type: 'totp',
+      issuer: 'ACME Co',
+      account: 'alice@example.com',
+      secret: SECRET,
+      algorithm: 'SHA-1',
+      digits: 8,
+      encoder: 'decimal',
+      period: 30,
+      counter: null,
+      image: null,
+    });
+    const hotp = await run(['uri', '--secret', SECRET, '--account', 'a', '--counter', '7']);
+    expect(JSON.parse((await run(['inspect', hotp.stdout.trim()])).stdout)).toMatchObject({
+      type: 'hotp',
+      counter: 7,
+      period: null,
+    });
+    expect((await run(['uri', '--secret', SECRET])).status).toBe(2);
+    expect((await run(['inspect', 'otpauth://totp/A:x?secret=GEZDGNBV&issuer=B'])).status).toBe(2);
+  });
+});
+
+describe('the built binary', () => {
+  it('prints help and exits 0', () => {
+    const result = bin(['--help']);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('otpkit verify CODE');
+  });
+
+  it('computes codes, reads stdin and uses exit codes 0, 1, 2', () => {
+    expect(bin(['code', '--secret', SECRET, '--time', '59', '--digits', '8'])).toMatchObject({
+      status: 0,
+      stdout: '94287082\n',
+    });
+    expect(bin(['code', '--secret', '-', '--counter', '0'], SECRET)).toMatchObject({ status: 0, stdout: '755224\n' });
+    expect(bin(['verify', '000000', '--secret', SECRET, '--time', '59']).status).toBe(1);
+    const bad = bin(['code', '--secret', 'GEZDGNBVGY3TQOJ0GEZDGNBVGY3TQOJQ']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).not.toContain('GEZDGNBV');
+  });
+});
+
+describe.runIf(hasOathtool)('the binary against oathtool', () => {
+  it('accepts what oathtool generates and generates what oathtool accepts', () => {
+    for (const [mode, algorithm, digits, period, time] of [
+      ['sha1', 'sha1', 6, 30, 1_111_111_109],
+      ['sha256', 'sha256', 8, 60, 2_000_000_000],
+      ['sha512', 'sha512', 7, 15, 20_000_000_000],
+    ] as const) {
+      const secret = base32Encode(crypto.getRandomValues(new Uint8Array(20)));
+      const theirs = oathtool([
+        `--totp=${mode}`,
+        '-d',
+        String(digits),
+        '-s',
+        `${period}s`,
+        '-N',
+        `@${time}`,
+        '-b',
+        secret,
+      ]);
+      const options = [
+        '--secret',
+        secret,
+        '--algorithm',
+        algorithm,
+        '--digits',
+        String(digits),
+        '--period',
+        String(period),
+        '--time',
+        String(time),
+      ];
+      const verified = bin(['verify', theirs, ...options, '--json']);
+      expect(verified.status).toBe(0);
+      expect(JSON.parse(verified.stdout)).toMatchObject({ ok: true, counter: Math.floor(time / period), delta: 0 });
+      const ours = bin(['code', ...options]).stdout.trim();
+      expect(ours).toBe(theirs);
+      // oathtool -w N prints the matching position, or fails.
+      expect(
+        oathtool([
+          `--totp=${mode}`,
+          '-d',
+          String(digits),
+          '-s',
+          `${period}s`,
+          '-N',
+          `@${time}`,
+          '-w',
+          '0',
+          '-b',
+          secret,
+          ours,
+        ]),
+      ).toBe('0');
+      expect(bin(['verify', theirs, ...options, '--after-counter', String(Math.floor(time / period))]).stdout).toBe(
+        'rejected: reused\n',
+      );
+    }
+  });
+});
+
+describe.runIf(hasPython)('the binary against pyotp and passlib', () => {
+  it('agrees on codes and URIs both ways', () => {
+    const secret = base32Encode(crypto.getRandomValues(new Uint8Array(32)));
+    const time = 1_750_000_123;
+    const options = [
+      '--secret',
+      secret,
+      '--algorithm',
+      'sha256',
+      '--digits',
+      '8',
+      '--period',
+      '45',
+      '--time',
+      String(time),
+    ];
+    const ours = bin(['code', ...options]).stdout.trim();
+    const common = { secret, algorithm: 'SHA-256', digits: 8, period: 45, time };
+    const uriOurs = bin([
+      'uri',
+      '--secret',
+      secret,
+      '--account',
+      'alice',
+      '--issuer',
+      'ACME',
+      '--algorithm',
+      'sha256',
+      '--digits',
+      '8',
+      '--period',
+      '45',
+    ]).stdout.trim();
+    const [py, pass, pyRead, passRead, pyUri] = python<unknown>([
+      { op: 'pyotp.totp', ...common },
+      { op: 'passlib.totp', ...common },
+      { op: 'pyotp.parse', uri: uriOurs, time },
+      { op: 'passlib.parse', uri: uriOurs, time },
+      { op: 'pyotp.uri', type: 'totp', account: 'bob', issuer: 'Big Co', ...common },
+    ]);
+    expect(py).toEqual({ ok: ours });
+    expect(pass).toEqual({ ok: ours });
+    expect(pyRead).toMatchObject({ ok: { code: ours, account: 'alice', issuer: 'ACME' } });
+    expect(passRead).toMatchObject({ ok: { code: ours, account: 'alice', issuer: 'ACME' } });
+    const theirUri = (pyUri as { ok: string }).ok;
+    expect(bin(['code', '--uri', theirUri, '--time', String(time)]).stdout.trim()).toBe(ours);
+    expect(JSON.parse(bin(['inspect', theirUri]).stdout)).toMatchObject({
+      account: 'bob',
+      issuer: 'Big Co',
+      secret,
+      algorithm: 'SHA-256',
+      digits: 8,
+      period: 45,
+    });
+    expect(bin(['verify', ours, '--uri', theirUri, '--time', String(time + 45)]).status).toBe(0);
+  });
+});
