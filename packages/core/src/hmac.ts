@@ -5,6 +5,7 @@
 import { SHA1_IV, sha1Compress } from './hash/sha1.js';
 import { SHA256_IV, sha256Compress } from './hash/sha256.js';
 import { SHA512_IV, sha512Compress } from './hash/sha512.js';
+import { sha512Wasm } from './hash/sha512-wasm.js';
 
 /** The HMAC hash functions of RFC 6238 §1.2. */
 type Algorithm = 'SHA-1' | 'SHA-256' | 'SHA-512';
@@ -32,7 +33,7 @@ const HASHES: Readonly<Record<Algorithm, Hash>> = {
     digestBytes: 64,
     lengthBytes: 16,
     iv: SHA512_IV,
-    compress: sha512Compress,
+    compress: (state, w) => (sha512Wasm()?.compress ?? sha512Compress)(state, w),
   },
 };
 
@@ -72,6 +73,12 @@ function hmacKey(algorithm: Algorithm, key: Uint8Array): HmacKey {
  * truncation (RFC 4226 §5.3) to a 31-bit integer.
  */
 function truncatedHmac(key: HmacKey, counter: number): number {
+  const wasm = key.hash.blockBytes === 128 ? sha512Wasm() : undefined;
+  return wasm ? wasm.truncatedHmac(key.inner, key.outer, counter) : truncatedHmacJs(key, counter);
+}
+
+/** truncatedHmac in JavaScript: every hash, and SHA-512 where WebAssembly is refused. */
+function truncatedHmacJs(key: HmacKey, counter: number): number {
   const { hash } = key;
   const blockWords = hash.blockBytes >> 2;
   const digestWords = hash.digestBytes >> 2;
@@ -151,4 +158,4 @@ function toBytes(state: Int32Array, length: number): Uint8Array {
 }
 
 export type { Algorithm, HmacKey };
-export { digest, hmac, hmacKey, isAlgorithm, truncatedHmac };
+export { digest, hmac, hmacKey, isAlgorithm, truncatedHmac, truncatedHmacJs };

@@ -75,6 +75,19 @@ describe('@otpkit/core as packed', () => {
     );
   });
 
+  it('computes SHA-512 codes where WebAssembly is refused (node --jitless has none)', () => {
+    const script = `
+      const { createTotp } = await import('@otpkit/core');
+      const secret = new TextEncoder().encode('1234567890123456789012345678901234567890123456789012345678901234');
+      console.log(typeof WebAssembly, createTotp({ secret, algorithm: 'SHA-512', digits: 8 }).generate(20000000000));
+    `;
+    const out = execFileSync(process.execPath, ['--jitless', '--input-type=module', '-e', script], {
+      cwd: dir,
+      encoding: 'utf8',
+    });
+    expect(out.trim()).toBe('undefined 47863826');
+  });
+
   it('type-checks a TypeScript consumer against the shipped declarations', () => {
     writeFileSync(
       join(dir, 'consumer.ts'),
