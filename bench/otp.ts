@@ -272,3 +272,21 @@ for (const hash of HASHES) {
   }
 }
 console.log(`\nTarget: verify at >= 0.8x the faster baseline and ahead of every peer.\n${verdicts.join('\n')}`);
+
+// The same numbers for verify of a wrong code, as the Markdown table the README quotes.
+const medianOf = (hash: HashInfo, mode: KeyMode, name: string) =>
+  median(cells.find((c) => c.hash === hash && c.mode === mode && c.op === 'verify wrong' && c.name === name)!.samples);
+console.log('\nverify wrong, ops/s (Markdown)\n');
+console.log(`| hash | key | ${names.join(' | ')} | vs faster baseline | vs fastest peer |`);
+console.log(`|---|---|${names.map(() => '---:').join('|')}|---:|---:|`);
+for (const hash of HASHES) {
+  for (const mode of KEY_MODES) {
+    const ours = medianOf(hash, mode, 'otpkit');
+    const baseline = Math.max(...BASELINES.map((b) => medianOf(hash, mode, b)));
+    const peer = Math.max(...PEERS.map((p) => medianOf(hash, mode, p)));
+    const row = names.map((n) => fmt(medianOf(hash, mode, n)));
+    console.log(
+      `| ${hash.algorithm} | ${mode} | ${row.join(' | ')} | ${(ours / baseline).toFixed(2)}x | ${(ours / peer).toFixed(2)}x |`,
+    );
+  }
+}

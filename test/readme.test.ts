@@ -1,0 +1,33 @@
+// The README runs as written: its library quick start and its CLI session.
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+
+it('the library quick start runs and prints what its comments say', () => {
+  const block = /<!-- quick-start[^>]*-->\s*```js\n([\s\S]*?)```/.exec(README)?.[1];
+  expect(block).toBeDefined();
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', block!], { cwd: ROOT, encoding: 'utf8' });
+  const lines = out.trim().split('\n');
+  expect(lines[0]).toMatch(/^otpauth:\/\/totp\/ACME%20Co:alice@example\.com\?secret=[A-Z2-7]{32}&issuer=ACME%20Co$/);
+  expect(lines[1]).toMatch(/^([A-Z2-7]{4} ){7}[A-Z2-7]{4}$/);
+  expect(out).toMatch(/\{ ok: true, counter: \d+, delta: 0, expiresAt: \d+ \}/);
+  expect(out).toContain("{ ok: false, reason: 'reused' }");
+  expect(out).toContain("{ ok: false, reason: 'malformed' }");
+});
+
+it('the CLI session prints what the README shows', () => {
+  const session = [...README.matchAll(/^\$ npx otpkit (.+)\n((?:(?!\$ |```).+\n)*)/gm)];
+  expect(session.length).toBeGreaterThan(2);
+  for (const [, command, expected] of session) {
+    const args = command!.split(' ');
+    const result = spawnSync(process.execPath, [fileURLToPath(new URL('../packages/otpkit/bin/otpkit.js', import.meta.url)), ...args], {
+      encoding: 'utf8',
+    });
+    expect(result.stdout, command).toBe(expected);
+  }
+});
