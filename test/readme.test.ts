@@ -25,9 +25,13 @@ it('the CLI session prints what the README shows', () => {
   expect(session.length).toBeGreaterThan(2);
   for (const [, command, expected] of session) {
     const args = command!.split(' ');
-    const result = spawnSync(process.execPath, [fileURLToPath(new URL('../packages/otpkit/bin/otpkit.js', import.meta.url)), ...args], {
-      encoding: 'utf8',
-    });
+    const result = spawnSync(
+      process.execPath,
+      [fileURLToPath(new URL('../packages/otpkit/bin/otpkit.js', import.meta.url)), ...args],
+      {
+        encoding: 'utf8',
+      },
+    );
     expect(result.stdout, command).toBe(expected);
   }
 });
