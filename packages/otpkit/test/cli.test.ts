@@ -212,17 +212,8 @@ describe.runIf(hasOathtool)('the binary against oathtool', () => {
       ['sha512', 'sha512', 7, 15, 20_000_000_000],
     ] as const) {
       const secret = base32Encode(crypto.getRandomValues(new Uint8Array(20)));
-      const theirs = oathtool([
-        `--totp=${mode}`,
-        '-d',
-        String(digits),
-        '-s',
-        `${period}s`,
-        '-N',
-        `@${time}`,
-        '-b',
-        secret,
-      ]);
+      const totp = [`--totp=${mode}`, '-d', String(digits), '-s', `${period}s`, '-N', `@${time}`];
+      const theirs = oathtool([...totp, '-b', secret]);
       const options = [
         '--secret',
         secret,
@@ -241,22 +232,7 @@ describe.runIf(hasOathtool)('the binary against oathtool', () => {
       const ours = bin(['code', ...options]).stdout.trim();
       expect(ours).toBe(theirs);
       // oathtool -w N prints the matching position, or fails.
-      expect(
-        oathtool([
-          `--totp=${mode}`,
-          '-d',
-          String(digits),
-          '-s',
-          `${period}s`,
-          '-N',
-          `@${time}`,
-          '-w',
-          '0',
-          '-b',
-          secret,
-          ours,
-        ]),
-      ).toBe('0');
+      expect(oathtool([...totp, '-w', '0', '-b', secret, ours])).toBe('0');
       expect(bin(['verify', theirs, ...options, '--after-counter', String(Math.floor(time / period))]).stdout).toBe(
         'rejected: reused\n',
       );
