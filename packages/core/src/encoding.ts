@@ -109,4 +109,51 @@ function hexEncode(bytes: Uint8Array): string {
   return out;
 }
 
-export { base32Decode, base32Encode, hexDecode, hexEncode };
+const BASE64URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+const BASE64_VALUES = new Int8Array(128).fill(-1);
+for (let i = 0; i < 64; i++) BASE64_VALUES[BASE64URL_ALPHABET.charCodeAt(i)] = i;
+BASE64_VALUES[0x2b] = 62; // '+' of standard base64
+BASE64_VALUES[0x2f] = 63; // '/' of standard base64
+
+/** Base64url (RFC 4648 §5), unpadded: the form of every value otpkit writes. */
+function base64UrlEncode(bytes: Uint8Array): string {
+  let out = '';
+  for (let i = 0; i < bytes.length; i += 3) {
+    const n = (bytes[i]! << 16) | ((bytes[i + 1] ?? 0) << 8) | (bytes[i + 2] ?? 0);
+    const chars = Math.min(4, Math.ceil(((bytes.length - i) * 8) / 6));
+    for (let j = 0; j < chars; j++) out += BASE64URL_ALPHABET[(n >>> (18 - 6 * j)) & 63];
+  }
+  return out;
+}
+
+/**
+ * Decodes base64 or base64url, padded or not. Strict otherwise: a bad
+ * character or length throws `code` with the position, never the character.
+ */
+function base64Decode(
+  text: string,
+  code: 'KEYRING_INVALID' | 'SEAL_INVALID' | 'MIGRATION_INVALID',
+): Uint8Array<ArrayBuffer> {
+  const body = text.replace(/={1,2}$/, '');
+  if (body.length % 4 === 1) throw new OtpkitError(code, `base64: ${body.length} characters is not a valid length`);
+  const out = new Uint8Array(Math.floor((body.length * 3) / 4));
+  let buffer = 0;
+  let bits = 0;
+  let length = 0;
+  for (let i = 0; i < body.length; i++) {
+    const charCode = body.charCodeAt(i);
+    const value = charCode < 128 ? BASE64_VALUES[charCode]! : -1;
+    if (value < 0) throw new OtpkitError(code, `base64: unexpected character at position ${i + 1}`);
+    buffer = ((buffer << 6) | value) & 0x3fff; // at most 6 pending bits + 6 new
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[length++] = buffer >>> bits;
+    }
+  }
+  // Canonical only: the bits left over must be zero, so each value has one spelling.
+  if ((buffer & ((1 << bits) - 1)) !== 0) throw new OtpkitError(code, 'base64: non-zero trailing bits');
+  return out;
+}
+
+export { base32Decode, base32Encode, base64Decode, base64UrlEncode, hexDecode, hexEncode };

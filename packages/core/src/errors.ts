@@ -10,7 +10,11 @@ type OtpkitErrorCode =
   | 'SECRET_TOO_SHORT'
   | 'SECRET_TOO_LONG'
   | 'OPTION_INVALID'
-  | 'URI_INVALID';
+  | 'URI_INVALID'
+  | 'KEYRING_INVALID'
+  | 'SEAL_INVALID'
+  | 'SEAL_KEY_UNKNOWN'
+  | 'MIGRATION_INVALID';
 
 /**
  * Thrown for misuse and malformed input. Messages name fields, lengths,

@@ -104,9 +104,13 @@ function truncatedHmacJs(key: HmacKey, counter: number): number {
   return ((high << shift) | ((low >>> 1) >>> (31 - shift))) & 0x7fffffff;
 }
 
-/** HMAC of any message, for keys longer than a block and for tests. */
-function hmac(algorithm: Algorithm, key: Uint8Array, message: Uint8Array): Uint8Array {
-  const { hash, inner, outer } = hmacKey(algorithm, key);
+/** HMAC of any message. */
+function hmac(algorithm: Algorithm, key: Uint8Array, message: Uint8Array): Uint8Array<ArrayBuffer> {
+  return hmacPrepared(hmacKey(algorithm, key), message);
+}
+
+/** HMAC of any message under a precomputed key schedule. */
+function hmacPrepared({ hash, inner, outer }: HmacKey, message: Uint8Array): Uint8Array<ArrayBuffer> {
   const innerState = inner.slice();
   absorbFinal(hash, innerState, message, hash.blockBytes);
   const outerState = outer.slice();
@@ -115,7 +119,7 @@ function hmac(algorithm: Algorithm, key: Uint8Array, message: Uint8Array): Uint8
 }
 
 /** The hash of a whole message. */
-function digest(algorithm: Algorithm, message: Uint8Array): Uint8Array {
+function digest(algorithm: Algorithm, message: Uint8Array): Uint8Array<ArrayBuffer> {
   const hash = HASHES[algorithm];
   const state = hash.iv.slice();
   absorbFinal(hash, state, message, 0);
@@ -150,7 +154,7 @@ function loadBlock(bytes: Uint8Array, at: number, blockBytes: number, mask: numb
   }
 }
 
-function toBytes(state: Int32Array, length: number): Uint8Array {
+function toBytes(state: Int32Array, length: number): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(length);
   const view = new DataView(out.buffer);
   for (let i = 0; i < length >> 2; i++) view.setInt32(4 * i, state[i]!);
@@ -158,4 +162,4 @@ function toBytes(state: Int32Array, length: number): Uint8Array {
 }
 
 export type { Algorithm, HmacKey };
-export { digest, hmac, hmacKey, isAlgorithm, truncatedHmac, truncatedHmacJs };
+export { digest, hmac, hmacKey, hmacPrepared, isAlgorithm, truncatedHmac, truncatedHmacJs };

@@ -1,10 +1,12 @@
-// @otpkit/core: HOTP/TOTP, base32, key URIs, replay-safe verification and resync.
+// @otpkit/core: HOTP/TOTP, base32, key URIs, replay-safe verification, resync,
+// sealed secrets, backup codes and Google Authenticator import.
 // Pure and runtime-neutral: no Node built-ins; time and randomness come in as arguments.
 
-export { base32Decode, base32Encode, hexDecode, hexEncode } from './encoding.js';
+export { base32Decode, base32Encode, base64Decode, base64UrlEncode, hexDecode, hexEncode } from './encoding.js';
 export type { OtpkitErrorCode } from './errors.js';
 export { OtpkitError } from './errors.js';
 export type { Algorithm } from './hmac.js';
+export { parseMigrationUri } from './migration.js';
 export type {
   Encoder,
   Hotp,
@@ -44,3 +46,11 @@ export {
 } from './secret.js';
 export type { KeyUri, KeyUriInput } from './uri.js';
 export { formatKeyUri, MAX_URI_LENGTH, parseKeyUri } from './uri.js';
+export type { BackupCodeResult } from './vault/backup-codes.js';
+export { BACKUP_CODE_ALPHABET, checkBackupCode, generateBackupCodes, hashBackupCode } from './vault/backup-codes.js';
+export type { Enrollment, EnrollmentJson, EnrollmentParameters, VaultOptions } from './vault/enrollment.js';
+export { createEnrollment, openEnrollment } from './vault/enrollment.js';
+export type { KeyRing } from './vault/keyring.js';
+export { generateKeyRingEntry, parseKeyRing } from './vault/keyring.js';
+export type { Opened, SealOptions } from './vault/seal.js';
+export { openSecret, sealSecret } from './vault/seal.js';

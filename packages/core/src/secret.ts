@@ -74,4 +74,12 @@ function groupSecret(base32: string): string {
 }
 
 export type { GenerateSecretOptions, RandomBytes };
-export { checkSecret, DEFAULT_SECRET_BYTES, generateSecret, groupSecret, MAX_SECRET_BYTES, MIN_SECRET_BYTES };
+export {
+  checkSecret,
+  DEFAULT_SECRET_BYTES,
+  generateSecret,
+  groupSecret,
+  MAX_SECRET_BYTES,
+  MIN_SECRET_BYTES,
+  webCryptoRandomBytes,
+};
