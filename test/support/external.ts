@@ -1,5 +1,5 @@
-// Programs nobody here wrote, for interoperability tests: oathtool, and pyotp
-// and passlib under Debian's Python. CI installs them (.ci/run) and sets
+// Programs nobody here wrote, for interoperability tests: oathtool, pyotp and
+// passlib under Debian's Python, and zbarimg to read QR codes. CI installs them (.ci/run) and sets
 // OTPKIT_REQUIRE_INTEROP=1, so there a missing tool fails instead of skipping.
 
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -34,6 +34,25 @@ const hasPython = available(
   'apt-get install python3-pyotp python3-passlib',
 );
 
+const hasZbar = available(
+  () => spawnSync('zbarimg', ['--version']).status === 0 && spawnSync('rsvg-convert', ['--version']).status === 0,
+  'zbarimg/rsvg-convert',
+  'apt-get install zbar-tools librsvg2-bin',
+);
+
+/** What zbarimg reads from an image file (SVG is rasterised by librsvg first). */
+function zbarimg(file: string): string {
+  let image = file;
+  if (file.endsWith('.svg')) {
+    image = `${file}.png`;
+    execFileSync('rsvg-convert', ['-w', '800', file, '-o', image]);
+  }
+  return execFileSync('zbarimg', ['--raw', '-q', image], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  }).replace(/\n$/, '');
+}
+
 function oathtool(args: string[]): string {
   return execFileSync('oathtool', args, { encoding: 'utf8' }).trim();
 }
@@ -48,4 +67,4 @@ function python<T = unknown>(calls: Record<string, unknown>[]): Answer<T>[] {
 }
 
 export type { Answer };
-export { hasOathtool, hasPython, oathtool, python };
+export { hasOathtool, hasPython, hasZbar, oathtool, python, zbarimg };

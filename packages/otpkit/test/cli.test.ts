@@ -2,30 +2,39 @@
 // binary itself against oathtool, pyotp and passlib.
 
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { base32Encode, createHotp, createTotp } from '@otpkit/core';
-import { describe, expect, it } from 'vitest';
-import { hasOathtool, hasPython, oathtool, python } from '../../../test/support/external.js';
+import { base32Encode, createHotp, createTotp, parseKeyRing } from '@otpkit/core';
+import protobuf from 'protobufjs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { hasOathtool, hasPython, hasZbar, oathtool, python, zbarimg } from '../../../test/support/external.js';
 import { runCli } from '../src/cli/index.js';
 
 const SECRET = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ'; // RFC 4226's "12345678901234567890"
 const NOW = 1_750_000_000;
 const BIN = fileURLToPath(new URL('../bin/otpkit.js', import.meta.url));
 
-async function run(argv: string[], stdin = '') {
+async function run(argv: string[], stdin = '', terminal = false) {
   let stdout = '';
   let stderr = '';
+  const files = new Map<string, string | Uint8Array>();
   const status = await runCli(argv, {
-    stdout: (text) => {
-      stdout += text;
+    stdout: (data) => {
+      stdout += typeof data === 'string' ? data : `<${data.length} bytes>`;
     },
     stderr: (text) => {
       stderr += text;
     },
+    stdoutIsTerminal: terminal,
+    writePrivateFile: async (path, data) => {
+      files.set(path, data);
+    },
     nowSeconds: () => NOW,
     readStdin: async () => stdin,
   });
-  return { status, stdout, stderr };
+  return { status, stdout, stderr, files };
 }
 
 function bin(args: string[], input?: string) {
@@ -35,7 +44,7 @@ function bin(args: string[], input?: string) {
 
 describe('otpkit code', () => {
   it('prints the TOTP code now or at --time, with any hash, digits and period', async () => {
-    expect(await run(['code', '--secret', SECRET, '--time', '59', '--digits', '8'])).toEqual({
+    expect(await run(['code', '--secret', SECRET, '--time', '59', '--digits', '8'])).toMatchObject({
       status: 0,
       stdout: '94287082\n',
       stderr: '',
@@ -184,6 +193,59 @@ describe('otpkit secret, uri, inspect', () => {
   });
 });
 
+describe('otpkit qr, import, keys', () => {
+  const URI = `otpauth://totp/ACME:alice?secret=${SECRET}&issuer=ACME`;
+
+  it('qr draws for the terminal on a terminal, SVG otherwise, PNG on request', async () => {
+    expect((await run(['qr', URI], '', true)).stdout).toContain('\u2588');
+    expect((await run(['qr', URI])).stdout).toMatch(/^<svg /);
+    expect((await run(['qr', URI, '--format', 'png'])).stdout).toMatch(/^<\d+ bytes>$/);
+    const toFile = await run(['qr', URI, '--format', 'png', '--out', 'key.png'], '', true);
+    expect(toFile.status).toBe(0);
+    expect(toFile.files.get('key.png')).toBeInstanceOf(Uint8Array);
+  });
+
+  it('qr refuses a PNG to a terminal, an unknown format and a broken URI', async () => {
+    expect((await run(['qr', URI, '--format', 'png'], '', true)).stderr).toContain('--out FILE');
+    expect((await run(['qr', URI, '--format', 'gif'])).status).toBe(2);
+    const broken = await run(['qr', `otpauth://totp/x?secret=${SECRET}&digits=4`]);
+    expect(broken.status).toBe(2);
+    expect(broken.stderr).not.toContain(SECRET);
+  });
+
+  it('import turns a Google Authenticator export into key URIs', async () => {
+    const Payload = protobuf
+      .parse(
+        `syntax = "proto3"; message P { message O { bytes secret = 1; string name = 2; string issuer = 3; int32 algorithm = 4; int32 digits = 5; int32 type = 6; int64 counter = 7; } repeated O otp_parameters = 1; }`,
+      )
+      .root.lookupType('P');
+    const secret = new TextEncoder().encode('12345678901234567890');
+    const payload = Payload.encode(
+      Payload.fromObject({
+        otpParameters: [
+          { secret, name: 'alice', issuer: 'ACME', algorithm: 1, digits: 1, type: 2 },
+          { secret, name: 'bob', algorithm: 2, digits: 2, type: 1, counter: 5 },
+        ],
+      }),
+    ).finish();
+    const uri = `otpauth-migration://offline?data=${encodeURIComponent(Buffer.from(payload).toString('base64'))}`;
+    expect(await run(['import', uri])).toMatchObject({
+      status: 0,
+      stdout: `otpauth://totp/ACME:alice?secret=${SECRET}&issuer=ACME\notpauth://hotp/bob?secret=${SECRET}&algorithm=SHA256&digits=8&counter=5\n`,
+    });
+    expect((await run(['import', 'otpauth-migration://offline?data=%%'])).status).toBe(2);
+  });
+
+  it('keys generate prints an entry that parses as a key ring, named by time unless --id', async () => {
+    const { stdout } = await run(['keys', 'generate']);
+    expect(stdout).toMatch(/^k20250615T150640:[A-Za-z0-9_-]{43}\n$/);
+    expect((await parseKeyRing(stdout.trim())).currentId).toBe('k20250615T150640');
+    expect((await run(['keys', 'generate', '--id', 'k2'])).stdout).toMatch(/^k2:/);
+    expect((await run(['keys', 'generate', '--id', 'bad.id'])).status).toBe(2);
+    expect((await run(['keys', 'rotate'])).status).toBe(2);
+  });
+});
+
 describe('the built binary', () => {
   it('prints help and exits 0', () => {
     const result = bin(['--help']);
@@ -201,6 +263,20 @@ describe('the built binary', () => {
     const bad = bin(['code', '--secret', 'GEZDGNBVGY3TQOJ0GEZDGNBVGY3TQOJQ']);
     expect(bad.status).toBe(2);
     expect(bad.stderr).not.toContain('GEZDGNBV');
+  });
+});
+
+describe.runIf(hasZbar)('the binary draws QR codes a scanner reads', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'otpkit-cli-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const URI = `otpauth://totp/Big%20Co:alice@example.com?secret=${SECRET}&issuer=Big%20Co&algorithm=SHA256`;
+
+  it.each(['png', 'svg'])('as %s, to a file only its owner can read', (format) => {
+    const out = join(dir, `key.${format}`);
+    writeFileSync(out, 'old and world-readable', { mode: 0o644 });
+    expect(bin(['qr', URI, '--format', format, '--out', out]).status).toBe(0);
+    expect(statSync(out).mode & 0o777).toBe(0o600);
+    expect(zbarimg(out)).toBe(URI);
   });
 });
 

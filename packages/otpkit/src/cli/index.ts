@@ -2,8 +2,11 @@
 
 import { OtpkitError } from '@otpkit/core';
 import { code } from './code.js';
+import { importMigration } from './import.js';
 import { inspect } from './inspect.js';
 import { type CliIo, EXIT } from './io.js';
+import { keys } from './keys.js';
+import { qr } from './qr.js';
 import { secret } from './secret.js';
 import { uri } from './uri.js';
 import { verify } from './verify.js';
@@ -17,6 +20,9 @@ Usage:
   otpkit secret [--bytes N]
   otpkit uri    --secret B32 --account NAME [--issuer NAME] [--algorithm ..] [--digits ..] [--period ..] [--counter N]
   otpkit inspect URI
+  otpkit qr     URI [--format svg|png|terminal] [--out FILE]
+  otpkit import URI                  # otpauth-migration:// (Google Authenticator export) -> otpauth:// URIs
+  otpkit keys   generate [--id ID]   # a new key-ring entry for OTPKIT_KEYS
 
 Options:
   --secret B32          the key in base32 (any case, spaces or hyphens); "-" reads it from stdin
@@ -29,6 +35,8 @@ Options:
   --encoder steam       Steam Guard codes (5 characters)
   --allow-short-secret  accept keys under 16 bytes (legacy keys only)
   --json                verify: print the result as JSON (counter, delta, expiresAt, or reason)
+  --format F            qr: terminal (the default on a terminal), svg (otherwise) or png
+  --out FILE            qr: write to FILE, readable only by you (a QR code of a key is a secret)
 
 Exit status: 0 success; 1 code rejected (wrong, reused or malformed); 2 bad usage, key or URI.
 `;
@@ -39,6 +47,9 @@ const COMMANDS: Readonly<Record<string, (args: string[], io: CliIo) => number | 
   secret,
   uri,
   inspect,
+  qr,
+  import: importMigration,
+  keys,
 };
 
 /** Runs one command line; never throws for bad input, which is exit status 2. */

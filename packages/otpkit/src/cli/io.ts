@@ -1,4 +1,4 @@
-// What a command may touch: output streams, the clock and stdin, passed in by main/.
+// What a command may touch: output streams, files, the clock and stdin, passed in by main/.
 
 /** Exit codes, stable for scripts. */
 const EXIT = {
@@ -11,8 +11,12 @@ const EXIT = {
 } as const;
 
 interface CliIo {
-  stdout(text: string): void;
+  stdout(data: string | Uint8Array): void;
   stderr(text: string): void;
+  /** Whether stdout is a terminal (then binary output needs --out). */
+  stdoutIsTerminal: boolean;
+  /** Writes a file readable only by its owner: QR codes and keys are secrets. */
+  writePrivateFile(path: string, data: string | Uint8Array): Promise<void>;
   /** The current Unix time in seconds. */
   nowSeconds(): number;
   /** All of standard input, for `--secret -`. */
