@@ -27,6 +27,7 @@ const LONG = formatKeyUri({
 function terminalToPbm(block: string): string {
   // Strip ANSI colours; what remains are half blocks, drawn in the dark (foreground) colour.
   const lines = block
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI escapes are what this removes
     .replace(/\u001b\[[0-9;]*m/g, '')
     .split('\n')
     .filter((line) => line.length > 0);
