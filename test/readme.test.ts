@@ -20,6 +20,14 @@ it('the library quick start runs and prints what its comments say', () => {
   expect(out).toContain("{ ok: false, reason: 'malformed' }");
 });
 
+it('the vault example prints a sealed enrollment and the matched backup code', () => {
+  const block = /<!-- example:[^>]*-->\s*```js\n([\s\S]*?)```/.exec(README)![1]!;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', block], { cwd: ROOT, encoding: 'utf8' });
+  expect(out).toMatch(/"sealedSecret":"v1\.k1\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]+","lastCounter":null\}/);
+  expect(out).toContain('false');
+  expect(out).toContain('{ ok: true, index: 3 }');
+});
+
 it('the CLI session prints what the README shows', () => {
   const session = [...README.matchAll(/^\$ npx otpkit (.+)\n((?:(?!\$ |```).+\n)*)/gm)];
   expect(session.length).toBeGreaterThan(2);

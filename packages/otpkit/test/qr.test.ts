@@ -73,6 +73,11 @@ describe.runIf(hasZbar)('QR codes decode with zbarimg to the exact URI', () => {
   });
 });
 
+it('is importable as otpkit/qr, as the README shows', async () => {
+  const shipped = await import('otpkit/qr');
+  expect(Object.keys(shipped).sort()).toEqual(['qrDataUrl', 'qrPng', 'qrSvg', 'qrTerminal']);
+});
+
 it('refuses what no QR code can hold, with a coded error', async () => {
   await expect(qrSvg('x'.repeat(5000))).rejects.toMatchObject({ code: 'OPTION_INVALID' });
   await expect(qrPng('')).rejects.toMatchObject({ code: 'OPTION_INVALID' });
