@@ -1,0 +1,36 @@
+// The database seen by the store: SQL with `?` placeholders, run the same way
+// on SQLite and PostgreSQL. Every statement stands alone and is atomic; batch()
+// runs several in one transaction.
+
+type Param = string | number | null;
+
+interface Statement {
+  sql: string;
+  params?: readonly Param[];
+  /** Roll the whole batch back unless this statement changes exactly this many rows. */
+  expectChanges?: number;
+}
+
+interface Db {
+  readonly dialect: 'sqlite' | 'postgres';
+  /** Rows of a query (or of an UPDATE/INSERT ... RETURNING). */
+  all<T>(sql: string, params?: readonly Param[]): Promise<T[]>;
+  /** How many rows a statement changed. */
+  run(sql: string, params?: readonly Param[]): Promise<number>;
+  /** All or nothing: false (and nothing changed) when an expectChanges fails. */
+  batch(statements: readonly Statement[]): Promise<boolean>;
+  /** Runs fn in one transaction holding a lock that other processes wait on (for migrations). */
+  exclusive<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+interface Tx {
+  exec(sql: string): Promise<void>;
+  all<T>(sql: string, params?: readonly Param[]): Promise<T[]>;
+}
+
+/** Thrown inside a batch when an expectChanges does not hold; caught by the adapters. */
+class BatchAborted extends Error {}
+
+export type { Db, Param, Statement, Tx };
+export { BatchAborted };

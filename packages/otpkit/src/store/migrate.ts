@@ -1,0 +1,50 @@
+// Versioned migrations: the plain SQL files in migrations/, applied in order,
+// each once, under a lock so that processes starting together do not race.
+
+import { readdirSync, readFileSync } from 'node:fs';
+import type { Db } from './db.js';
+
+const MIGRATIONS = new URL('../../migrations/', import.meta.url);
+
+interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+function migrations(): Migration[] {
+  return readdirSync(MIGRATIONS)
+    .filter((file) => /^\d{3}_[a-z0-9_]+\.sql$/.test(file))
+    .sort()
+    .map((file) => ({
+      version: Number(file.slice(0, 3)),
+      name: file,
+      sql: readFileSync(new URL(file, MIGRATIONS), 'utf8'),
+    }));
+}
+
+/** Applies what is missing; returns the names of the migrations it applied. */
+async function migrate(db: Db, now: number): Promise<string[]> {
+  return db.exclusive(async (tx) => {
+    await tx.exec(
+      'CREATE TABLE IF NOT EXISTS otpkit_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)',
+    );
+    const done = new Set(
+      (await tx.all<{ version: number }>('SELECT version FROM otpkit_migrations')).map((r) => Number(r.version)),
+    );
+    const applied: string[] = [];
+    for (const migration of migrations()) {
+      if (done.has(migration.version)) continue;
+      await tx.exec(migration.sql);
+      await tx.all('INSERT INTO otpkit_migrations (version, name, applied_at) VALUES (?, ?, ?) RETURNING version', [
+        migration.version,
+        migration.name,
+        now,
+      ]);
+      applied.push(migration.name);
+    }
+    return applied;
+  });
+}
+
+export { migrate, migrations };

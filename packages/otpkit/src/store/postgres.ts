@@ -1,0 +1,82 @@
+// PostgreSQL through node-postgres: for any number of server processes over one database.
+
+import pg from 'pg';
+import { BatchAborted, type Db, type Param } from './db.js';
+
+const INT8_OID = 20;
+/** Arbitrary, fixed: the advisory lock every otpkit process takes to migrate. */
+const MIGRATION_LOCK = 0x6f74706b; // "otpk"
+
+// Our SQL is written with `?`; PostgreSQL numbers its parameters. No statement
+// here has a literal '?' in it.
+function numbered(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+}
+
+interface PostgresOptions {
+  /** A schema to use instead of public (the tests give each run its own). */
+  schema?: string;
+  /** Connections in the pool. */
+  max?: number;
+}
+
+function openPostgres(url: string, options: PostgresOptions = {}): Db {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.max ?? 10,
+    ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
+    // BIGINT columns hold times and counters, all below 2^53: read them as numbers.
+    types: {
+      getTypeParser: ((oid: number, format?: string) =>
+        oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+    },
+  });
+  const query = async (client: pg.Pool | pg.PoolClient, sql: string, params: readonly Param[] = []) =>
+    client.query(numbered(sql), params as Param[]);
+  return {
+    dialect: 'postgres',
+    all: async <T>(sql: string, params?: readonly Param[]) => (await query(pool, sql, params)).rows as T[],
+    run: async (sql, params) => (await query(pool, sql, params)).rowCount ?? 0,
+    async batch(statements) {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        for (const { sql, params, expectChanges } of statements) {
+          const { rowCount } = await query(client, sql, params);
+          if (expectChanges !== undefined && rowCount !== expectChanges) throw new BatchAborted();
+        }
+        await client.query('COMMIT');
+        return true;
+      } catch (error) {
+        await client.query('ROLLBACK');
+        if (error instanceof BatchAborted) return false;
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+    async exclusive(fn) {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+        const result = await fn({
+          exec: async (sql) => void (await client.query(sql)),
+          all: async <T>(sql: string, params?: readonly Param[]) => (await query(client, sql, params)).rows as T[],
+        });
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK');
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}
+
+export type { PostgresOptions };
+export { openPostgres };

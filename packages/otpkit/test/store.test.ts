@@ -1,0 +1,256 @@
+// One contract for the store, run against SQLite and the real PostgreSQL:
+// every atomic claim holds under racing callers.
+
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DATABASES, freshPostgres, hasPostgres, type TestDb } from '../../../test/support/databases.js';
+import { migrate, migrations } from '../src/store/migrate.js';
+import { type BudgetPolicy, createStore, type Store } from '../src/store/store.js';
+
+const POLICY: BudgetPolicy = {
+  attemptsPerLock: 10,
+  firstLockMs: 15 * 60_000,
+  maxLockMs: 24 * 3_600_000,
+  permanentAfter: 100,
+};
+const NOW = 1_750_000_000_000;
+
+// better-sqlite3 waits for a lock by blocking its thread, so two SQLite
+// connections in one process cannot race; two PostgreSQL pools can.
+it.runIf(hasPostgres)(
+  'PostgreSQL: two processes migrating a new database together apply each migration once',
+  async () => {
+    const t = await freshPostgres({ migrated: false });
+    try {
+      const [a, b] = await Promise.all([migrate(t.db, NOW), migrate(t.reopen(), NOW)]);
+      expect([...a, ...b].sort()).toEqual(migrations().map((m) => m.name));
+    } finally {
+      await t.drop();
+    }
+  },
+);
+
+describe.each(DATABASES)('store on %s', (_name, open) => {
+  let t: TestDb;
+  let store: Store;
+  beforeAll(async () => {
+    t = await open();
+    store = createStore(t.db, POLICY);
+  });
+  afterAll(() => t.drop());
+
+  async function user(): Promise<string> {
+    const id = randomUUID();
+    expect(await store.createUser({ id, username: `u-${id}`, passwordHash: 'h', now: NOW })).toBe(true);
+    return id;
+  }
+
+  async function activeFactor(userId: string, counter = 5): Promise<string> {
+    const factorId = randomUUID();
+    const factor = {
+      id: factorId,
+      userId,
+      sealedSecret: 's',
+      algorithm: 'SHA-1',
+      digits: 6,
+      periodSeconds: 30,
+      now: NOW,
+    };
+    await store.putPendingFactor(factor);
+    expect(
+      await store.activateFactor({
+        userId,
+        factorId,
+        counter,
+        codeHashes: ['a', 'b'],
+        ids: [randomUUID(), randomUUID()],
+        now: NOW,
+      }),
+    ).toBe(true);
+    return factorId;
+  }
+
+  it('migrates once, also when two processes start together', async () => {
+    expect(await migrate(t.db, NOW)).toEqual([]);
+  });
+
+  it('keeps usernames unique', async () => {
+    expect(await store.createUser({ id: randomUUID(), username: 'same', passwordHash: 'h', now: NOW })).toBe(true);
+    expect(await store.createUser({ id: randomUUID(), username: 'same', passwordHash: 'h', now: NOW })).toBe(false);
+    expect((await store.userByName('same'))?.username).toBe('same');
+  });
+
+  it('keeps a pending factor when asked again, and activates it once', async () => {
+    const userId = await user();
+    const first = await store.putPendingFactor({
+      id: 'f1',
+      userId,
+      sealedSecret: 's1',
+      algorithm: 'SHA-1',
+      digits: 6,
+      periodSeconds: 30,
+      now: NOW,
+    });
+    const second = await store.putPendingFactor({
+      id: 'f2',
+      userId,
+      sealedSecret: 's2',
+      algorithm: 'SHA-1',
+      digits: 6,
+      periodSeconds: 30,
+      now: NOW,
+    });
+    expect(second).toEqual(first);
+    const activate = () =>
+      store.activateFactor({ userId, factorId: 'f1', counter: 9, codeHashes: ['x'], ids: [randomUUID()], now: NOW });
+    expect(await Promise.all([activate(), activate(), activate()])).toEqual(
+      expect.arrayContaining([true, false, false]),
+    );
+    expect((await store.factor(userId))?.status).toBe('active');
+    expect(await store.backupCodes(userId)).toHaveLength(1);
+  });
+
+  it('a failed activation leaves nothing half-written', async () => {
+    const userId = await user();
+    await store.putPendingFactor({
+      id: randomUUID(),
+      userId,
+      sealedSecret: 's',
+      algorithm: 'SHA-1',
+      digits: 6,
+      periodSeconds: 30,
+      now: NOW,
+    });
+    expect(
+      await store.activateFactor({
+        userId,
+        factorId: 'wrong-id',
+        counter: 1,
+        codeHashes: ['x'],
+        ids: [randomUUID()],
+        now: NOW,
+      }),
+    ).toBe(false);
+    expect((await store.factor(userId))?.status).toBe('pending');
+    expect(await store.backupCodes(userId)).toEqual([]);
+  });
+
+  it('claims a counter for exactly one of 50 racing callers, and never an older one', async () => {
+    const userId = await user();
+    const factorId = await activeFactor(userId, 5);
+    const results = await Promise.all(Array.from({ length: 50 }, () => store.claimCounter(userId, factorId, 7)));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect(await store.claimCounter(userId, factorId, 6)).toBe(false);
+    expect(await store.claimCounter(userId, factorId, 8)).toBe(true);
+  });
+
+  it('consumes a backup code for exactly one of 30 racing callers', async () => {
+    const userId = await user();
+    await activeFactor(userId);
+    const [code] = await store.backupCodes(userId);
+    const results = await Promise.all(Array.from({ length: 30 }, () => store.consumeBackupCode(code!.id, NOW)));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect((await store.backupCodes(userId)).find((c) => c.id === code!.id)?.usedAt).toBe(NOW);
+  });
+
+  it('lets a burst of 100 claims through the attempt budget 10 at a time, doubling the lock to 24 h, then for good', async () => {
+    const userId = await user();
+    let now = NOW;
+    const locks: number[] = [];
+    for (let round = 0; round < 10; round++) {
+      const claims = await Promise.all(Array.from({ length: 100 }, () => store.claimAttempt(userId, now)));
+      expect(claims.filter((c) => c.ok)).toHaveLength(10);
+      const refused = claims.find((c) => !c.ok) as { lockedUntil: number; permanent: boolean };
+      locks.push(refused.lockedUntil - now);
+      if (round === 9) expect(refused.permanent).toBe(true);
+      now = refused.lockedUntil;
+    }
+    const minute = 60_000;
+    expect(locks.slice(0, 9)).toEqual([15, 30, 60, 120, 240, 480, 960, 1440, 1440].map((m) => m * minute));
+    expect((await store.claimAttempt(userId, now + 365 * 24 * 3_600_000)).ok).toBe(false);
+    await store.resetAttempts(userId); // a success cannot lift a permanent lock
+    expect((await store.claimAttempt(userId, now + 365 * 24 * 3_600_000)).ok).toBe(false);
+    expect(await store.unlock(userId)).toBe(true);
+    expect(await store.claimAttempt(userId, now)).toEqual({ ok: true, attempt: 1 });
+  });
+
+  it('a success resets the count and lifts the lock the tenth claim set', async () => {
+    const userId = await user();
+    for (let i = 0; i < 10; i++) expect((await store.claimAttempt(userId, NOW)).ok).toBe(true);
+    expect((await store.claimAttempt(userId, NOW)).ok).toBe(false);
+    await store.resetAttempts(userId);
+    expect(await store.claimAttempt(userId, NOW)).toEqual({ ok: true, attempt: 1 });
+  });
+
+  it('counts challenge attempts, and a challenge is used once', async () => {
+    const userId = await user();
+    await store.createChallenge({ tokenHash: `c-${userId}`, userId, now: NOW, expiresAt: NOW + 300_000 });
+    const claims = await Promise.all(Array.from({ length: 8 }, () => store.claimChallenge(`c-${userId}`, NOW, 5)));
+    expect(claims.filter((c) => c === userId)).toHaveLength(5);
+    await store.createChallenge({ tokenHash: `d-${userId}`, userId, now: NOW, expiresAt: NOW + 300_000 });
+    expect(await store.claimChallenge(`d-${userId}`, NOW + 300_000, 5)).toBeUndefined(); // expired
+    const uses = await Promise.all(Array.from({ length: 5 }, () => store.consumeChallenge(`d-${userId}`, NOW)));
+    expect(uses.filter(Boolean)).toHaveLength(1);
+    expect(await store.claimChallenge(`d-${userId}`, NOW, 5)).toBeUndefined(); // used
+  });
+
+  it('rotates refresh tokens once, and a reused one revokes its session', async () => {
+    const userId = await user();
+    await store.createSession({
+      id: `s-${userId}`,
+      userId,
+      secondFactor: true,
+      tokenHash: `r1-${userId}`,
+      now: NOW,
+      expiresAt: NOW + 1000,
+    });
+    const rotations = await Promise.all(
+      ['a', 'b', 'c'].map((n) =>
+        store.useRefreshToken(`r1-${userId}`, { tokenHash: `r2${n}-${userId}`, now: NOW, expiresAt: NOW + 1000 }),
+      ),
+    );
+    expect(rotations.filter((r) => r.status === 'ok')).toHaveLength(1);
+    expect(rotations.filter((r) => r.status === 'reused')).toHaveLength(2);
+    expect(await store.sessionActive(`s-${userId}`)).toBe(false);
+    const winner = ['a', 'b', 'c'][rotations.findIndex((r) => r.status === 'ok')];
+    expect(
+      (await store.useRefreshToken(`r2${winner}-${userId}`, { tokenHash: 'x', now: NOW, expiresAt: NOW + 1000 }))
+        .status,
+    ).toBe('invalid');
+    expect((await store.useRefreshToken('unknown', { tokenHash: 'y', now: NOW, expiresAt: NOW })).status).toBe(
+      'invalid',
+    );
+  });
+
+  it('does not rotate an expired refresh token, and calls that invalid, not reuse', async () => {
+    const userId = await user();
+    await store.createSession({
+      id: `e-${userId}`,
+      userId,
+      secondFactor: false,
+      tokenHash: `e1-${userId}`,
+      now: NOW,
+      expiresAt: NOW + 10,
+    });
+    expect(
+      (await store.useRefreshToken(`e1-${userId}`, { tokenHash: `e2-${userId}`, now: NOW + 10, expiresAt: NOW + 20 }))
+        .status,
+    ).toBe('invalid');
+    expect(await store.sessionActive(`e-${userId}`)).toBe(true);
+  });
+
+  it('stores audit events', async () => {
+    const userId = await user();
+    await store.addAudit({
+      id: randomUUID(),
+      at: NOW,
+      type: 'login',
+      userId,
+      ip: '127.0.0.1',
+      detail: { secondFactor: 'totp' },
+    });
+    expect(await store.audit(userId)).toEqual([
+      expect.objectContaining({ type: 'login', detail: { secondFactor: 'totp' } }),
+    ]);
+  });
+});
