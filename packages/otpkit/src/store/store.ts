@@ -45,7 +45,10 @@ interface NewFactor {
   now: number;
 }
 
-type AttemptClaim = { ok: true; attempt: number } | { ok: false; lockedUntil: number; permanent: boolean };
+type AttemptClaim =
+  /** `locks`: this claim reached the budget and set the lock (a success lifts it again). */
+  | { ok: true; attempt: number; locks: boolean }
+  | { ok: false; lockedUntil: number; permanent: boolean };
 
 type RefreshUse =
   | { status: 'ok'; sessionId: string; userId: string; secondFactor: boolean }
@@ -165,7 +168,7 @@ function createStore(db: Db, policy: BudgetPolicy) {
     // the lock (a success lifts it again), so a crash cannot leave it unset.
 
     async claimAttempt(userId: string, now: number): Promise<AttemptClaim> {
-      const row = await one<{ failed_attempts: number }>(
+      const row = await one<{ failed_attempts: number; locked_until: number }>(
         `UPDATE users SET
            failed_attempts = failed_attempts + 1,
            locked_until = CASE WHEN failed_attempts + 1 >= budget_limit THEN ? + next_lock_ms ELSE locked_until END,
@@ -174,10 +177,10 @@ function createStore(db: Db, policy: BudgetPolicy) {
              THEN (CASE WHEN next_lock_ms * 2 > ? THEN ? ELSE next_lock_ms * 2 END) ELSE next_lock_ms END,
            budget_limit = CASE WHEN failed_attempts + 1 >= budget_limit THEN budget_limit + ? ELSE budget_limit END
          WHERE id = ? AND locked_permanently = 0 AND locked_until <= ?
-         RETURNING failed_attempts`,
+         RETURNING failed_attempts, locked_until`,
         [now, policy.permanentAfter, policy.maxLockMs, policy.maxLockMs, policy.attemptsPerLock, userId, now],
       );
-      if (row) return { ok: true, attempt: Number(row.failed_attempts) };
+      if (row) return { ok: true, attempt: Number(row.failed_attempts), locks: Number(row.locked_until) > now };
       const user = await one<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE id = ?`, [userId]);
       return {
         ok: false,

@@ -1,0 +1,33 @@
+// The service's one error class: a stable code the HTTP edge maps to a status
+// (http/errors.ts) and a message that never holds a code, secret, password or token.
+
+type ServiceErrorCode =
+  | 'INPUT_INVALID'
+  | 'USERNAME_TAKEN'
+  | 'CREDENTIALS_INVALID'
+  | 'CHALLENGE_INVALID'
+  | 'CODE_MALFORMED'
+  | 'CODE_WRONG'
+  | 'CODE_REUSED'
+  | 'SECOND_FACTOR_LOCKED'
+  | 'TWO_FACTOR_ENABLED'
+  | 'TWO_FACTOR_NOT_ENABLED'
+  | 'ENROLLMENT_NOT_STARTED'
+  | 'TOKEN_INVALID'
+  | 'USER_NOT_FOUND';
+
+class ServiceError extends Error {
+  readonly code: ServiceErrorCode;
+  /** For SECOND_FACTOR_LOCKED: when to try again (absent when only an operator can unlock). */
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(code: ServiceErrorCode, message: string, retryAfterSeconds?: number) {
+    super(message);
+    this.name = 'ServiceError';
+    this.code = code;
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+export { ServiceError };
+export type { ServiceErrorCode };
