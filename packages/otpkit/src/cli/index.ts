@@ -1,6 +1,7 @@
 // The otpkit command line: argv -> command -> output and an exit code.
 
 import { OtpkitError } from '@otpkit/core';
+import { ServiceError } from '../service/errors.js';
 import { code } from './code.js';
 import { importMigration } from './import.js';
 import { inspect } from './inspect.js';
@@ -8,7 +9,9 @@ import { type CliIo, EXIT } from './io.js';
 import { keys } from './keys.js';
 import { qr } from './qr.js';
 import { secret } from './secret.js';
+import { migrate, serve } from './serve.js';
 import { uri } from './uri.js';
+import { users } from './users.js';
 import { verify } from './verify.js';
 
 const HELP = `otpkit: one-time passwords (HOTP, TOTP) done right
@@ -23,6 +26,12 @@ Usage:
   otpkit qr     URI [--format svg|png|terminal] [--out FILE]
   otpkit import URI                  # otpauth-migration:// (Google Authenticator export) -> otpauth:// URIs
   otpkit keys   generate [--id ID]   # a new key-ring entry for OTPKIT_KEYS
+
+Server and operators (configured by the environment; see the README):
+  otpkit serve  [--port N] [--host H]
+  otpkit migrate
+  otpkit keys   rotate                 # reseal every stored secret under the current key
+  otpkit users  list | unlock NAME | reset-2fa NAME
 
 Options:
   --secret B32          the key in base32 (any case, spaces or hyphens); "-" reads it from stdin
@@ -50,6 +59,9 @@ const COMMANDS: Readonly<Record<string, (args: string[], io: CliIo) => number | 
   qr,
   import: importMigration,
   keys,
+  serve,
+  migrate,
+  users,
 };
 
 /** Runs one command line; never throws for bad input, which is exit status 2. */
@@ -71,9 +83,10 @@ async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   try {
     return await command(args, io);
   } catch (error) {
-    // OtpkitError messages never contain a secret or a code; they are safe to print.
-    if (error instanceof OtpkitError) {
-      io.stderr(`otpkit ${name}: ${error.message} [${error.code}]\n`);
+    // These messages never contain a secret, a code or a password; they are safe to print.
+    const configError = error instanceof Error && error.name === 'ConfigError';
+    if (error instanceof OtpkitError || error instanceof ServiceError || configError) {
+      io.stderr(`otpkit ${name}: ${error.message}${configError ? '' : ` [${(error as OtpkitError).code}]`}\n`);
       return EXIT.USAGE;
     }
     throw error;

@@ -1,4 +1,5 @@
-// What a command may touch: output streams, files, the clock and stdin, passed in by main/.
+// What a command may touch, passed in by main/: output streams, files, the
+// clock, stdin, and the configured service and server.
 
 /** Exit codes, stable for scripts. */
 const EXIT = {
@@ -10,7 +11,21 @@ const EXIT = {
   USAGE: 2,
 } as const;
 
+import type { Service } from '../service/index.js';
+
+/** otpkit's service over its configured database, for the admin commands. */
+interface Opened {
+  service: Service;
+  /** Migrations this opening applied. */
+  applied: string[];
+  close(): Promise<void>;
+}
+
 interface CliIo {
+  /** Opens the configured database (applying migrations) and the service. */
+  openService(): Promise<Opened>;
+  /** Starts the HTTP server; resolves with its address once it listens. */
+  serve(options: { port?: number; host?: string }): Promise<string>;
   stdout(data: string | Uint8Array): void;
   stderr(text: string): void;
   /** Whether stdout is a terminal (then binary output needs --out). */
@@ -23,5 +38,5 @@ interface CliIo {
   readStdin(): Promise<string>;
 }
 
-export type { CliIo };
+export type { CliIo, Opened };
 export { EXIT };

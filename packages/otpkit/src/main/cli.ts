@@ -1,14 +1,20 @@
 // Composition root of the otpkit binary: the only place that reads the real
-// clock, stdin and argv, and sets the exit status.
+// clock, the environment, stdin and argv, opens files and sockets, and sets
+// the exit status.
 
 import { chmod, writeFile } from 'node:fs/promises';
+import pino from 'pino';
 import { runCli } from '../cli/index.js';
+import { compose } from './compose.js';
+import { readConfig } from './config.js';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');
 }
+
+const say = (message: string) => process.stderr.write(`otpkit: ${message}\n`);
 
 process.exitCode = await runCli(process.argv.slice(2), {
   stdout: (data) => process.stdout.write(data),
@@ -20,4 +26,29 @@ process.exitCode = await runCli(process.argv.slice(2), {
   },
   nowSeconds: () => Date.now() / 1000,
   readStdin,
+  async openService() {
+    const composed = await compose(readConfig(process.env, process.cwd()), { say });
+    return { service: composed.service, applied: composed.applied, close: composed.close };
+  },
+  async serve(overrides) {
+    const config = readConfig(process.env, process.cwd());
+    const logger = pino({
+      level: config.logLevel,
+      // Belt and braces: otpkit never logs bodies, and these headers carry tokens.
+      redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'],
+    });
+    const composed = await compose(config, { say, logger });
+    const address = await composed.app.listen({
+      port: overrides.port ?? config.port,
+      host: overrides.host ?? config.host,
+    });
+    const where = config.databaseUrl ? 'PostgreSQL' : `SQLite in ${config.dataDir}`;
+    say(`data: ${where}; API docs at ${address}/docs`);
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(signal, () => {
+        void composed.close().then(() => process.exit(0));
+      });
+    }
+    return address;
+  },
 });

@@ -29,5 +29,5 @@ class ServiceError extends Error {
   }
 }
 
-export { ServiceError };
 export type { ServiceErrorCode };
+export { ServiceError };

@@ -170,7 +170,8 @@ function createService(deps: ServiceDeps) {
    */
   async function checkSecondFactor(user: User, input: SecondFactorInput, context: RequestContext) {
     const factor = await store.factor(user.id);
-    if (factor?.status !== 'active') throw new ServiceError('TWO_FACTOR_NOT_ENABLED', 'two-factor authentication is not on');
+    if (factor?.status !== 'active')
+      throw new ServiceError('TWO_FACTOR_NOT_ENABLED', 'two-factor authentication is not on');
     checkCodeShape(input, factor);
     const now = nowMs();
     const claim = await store.claimAttempt(user.id, now);
@@ -219,7 +220,11 @@ function createService(deps: ServiceDeps) {
         codes.map((c) => c.codeHash),
       );
       const matched = result.ok ? codes[result.index]! : undefined;
-      outcome = !matched ? 'wrong' : matched.usedAt === null && (await store.consumeBackupCode(matched.id, now)) ? 'ok' : 'reused';
+      outcome = !matched
+        ? 'wrong'
+        : matched.usedAt === null && (await store.consumeBackupCode(matched.id, now))
+          ? 'ok'
+          : 'reused';
       if (outcome === 'ok') {
         await audit('backup_code_used', user.id, context, {
           remaining: codes.filter((c) => c.usedAt === null).length - 1,
@@ -239,7 +244,12 @@ function createService(deps: ServiceDeps) {
 
   async function freshBackupCodes(userId: string) {
     const codes = generateBackupCodes();
-    return { codes, hashes: codes.map((code) => hashBackupCode(ring, code)), ids: codes.map(() => randomUUID()), userId };
+    return {
+      codes,
+      hashes: codes.map((code) => hashBackupCode(ring, code)),
+      ids: codes.map(() => randomUUID()),
+      userId,
+    };
   }
 
   return {
@@ -289,7 +299,8 @@ function createService(deps: ServiceDeps) {
     async loginVerify(challenge: string, input: SecondFactorInput, context: RequestContext): Promise<Tokens> {
       const tokenHash = hashToken(challenge);
       const userId = await store.claimChallenge(tokenHash, nowMs(), config.challengeMaxAttempts);
-      if (!userId) throw new ServiceError('CHALLENGE_INVALID', 'the login challenge is unknown, used, expired or out of attempts');
+      if (!userId)
+        throw new ServiceError('CHALLENGE_INVALID', 'the login challenge is unknown, used, expired or out of attempts');
       const method = await checkSecondFactor(await userOrThrow(userId), input, context);
       if (!(await store.consumeChallenge(tokenHash, nowMs()))) {
         throw new ServiceError('CHALLENGE_INVALID', 'the login challenge is unknown, used, expired or out of attempts');
@@ -309,7 +320,10 @@ function createService(deps: ServiceDeps) {
       if (use.status === 'reused') await audit('refresh_token_reused', use.userId, context, { sessionRevoked: true });
       if (use.status !== 'ok') throw new ServiceError('TOKEN_INVALID', 'the refresh token is unknown, used or expired');
       return {
-        accessToken: await tokens.sign({ userId: use.userId, sessionId: use.sessionId, secondFactor: use.secondFactor }, now / 1000),
+        accessToken: await tokens.sign(
+          { userId: use.userId, sessionId: use.sessionId, secondFactor: use.secondFactor },
+          now / 1000,
+        ),
         tokenType: 'Bearer',
         expiresIn: config.accessTokenTtlSeconds,
         refreshToken: next.token,
@@ -345,7 +359,8 @@ function createService(deps: ServiceDeps) {
     async enroll(userId: string, context: RequestContext) {
       const user = await userOrThrow(userId);
       let factor = await store.factor(userId);
-      if (factor?.status === 'active') throw new ServiceError('TWO_FACTOR_ENABLED', 'two-factor authentication is already on');
+      if (factor?.status === 'active')
+        throw new ServiceError('TWO_FACTOR_ENABLED', 'two-factor authentication is already on');
       if (!factor) {
         const id = randomUUID();
         const secret = generateSecret();
@@ -360,7 +375,8 @@ function createService(deps: ServiceDeps) {
     async confirm(userId: string, code: string, context: RequestContext) {
       const factor = await store.factor(userId);
       if (!factor) throw new ServiceError('ENROLLMENT_NOT_STARTED', 'start enrollment first');
-      if (factor.status === 'active') throw new ServiceError('TWO_FACTOR_ENABLED', 'two-factor authentication is already on');
+      if (factor.status === 'active')
+        throw new ServiceError('TWO_FACTOR_ENABLED', 'two-factor authentication is already on');
       checkCodeShape({ code }, factor);
       const { secret } = await openSecret(ring, factor.sealedSecret, factorData(factor));
       const result = createTotp({
@@ -429,7 +445,11 @@ function createService(deps: ServiceDeps) {
       return (await store.listUsers()).map((u) => ({
         username: u.username,
         twoFactor: u.factor ?? 'off',
-        locked: u.lockedPermanently ? 'until unlocked' : u.lockedUntil > nowMs() ? new Date(u.lockedUntil).toISOString() : 'no',
+        locked: u.lockedPermanently
+          ? 'until unlocked'
+          : u.lockedUntil > nowMs()
+            ? new Date(u.lockedUntil).toISOString()
+            : 'no',
         createdAt: new Date(u.createdAt).toISOString(),
       }));
     },
@@ -476,5 +496,5 @@ function createService(deps: ServiceDeps) {
 
 type Service = ReturnType<typeof createService>;
 
-export { createService, normalizeUsername };
 export type { LoginResult, RequestContext, SecondFactorInput, Service, ServiceConfig, ServiceDeps, Tokens };
+export { createService, normalizeUsername };

@@ -35,9 +35,13 @@ async function verifyPassword(password: string, stored: string, fallback: Scrypt
   const params = { N: Number(N), r: Number(r), p: Number(p) };
   const wellFormed = scheme === 'scrypt' && Number.isInteger(params.N) && salt !== undefined && hash !== undefined;
   const expected = wellFormed ? Buffer.from(hash, 'base64url') : Buffer.alloc(HASH_BYTES);
-  const actual = await derive(password, wellFormed ? Buffer.from(salt, 'base64url') : Buffer.alloc(SALT_BYTES), wellFormed ? params : fallback);
+  const actual = await derive(
+    password,
+    wellFormed ? Buffer.from(salt, 'base64url') : Buffer.alloc(SALT_BYTES),
+    wellFormed ? params : fallback,
+  );
   return wellFormed && actual.length === expected.length && timingSafeEqual(actual, expected);
 }
 
-export { hashPassword, OWASP_SCRYPT, verifyPassword };
 export type { ScryptParams };
+export { hashPassword, OWASP_SCRYPT, verifyPassword };

@@ -25,8 +25,12 @@ interface TokenSigner {
   verify(token: string, nowSeconds: number): Promise<AccessClaims>;
 }
 
-function createTokenSigner(key: Uint8Array, options: { issuer: string; audience: string; ttlSeconds: number }): TokenSigner {
-  if (key.length < SIGNING_KEY_BYTES) throw new Error(`the token signing key must be at least ${SIGNING_KEY_BYTES} bytes`);
+function createTokenSigner(
+  key: Uint8Array,
+  options: { issuer: string; audience: string; ttlSeconds: number },
+): TokenSigner {
+  if (key.length < SIGNING_KEY_BYTES)
+    throw new Error(`the token signing key must be at least ${SIGNING_KEY_BYTES} bytes`);
   return {
     sign: (claims, nowSeconds) =>
       new SignJWT({ sid: claims.sessionId, amr: claims.secondFactor ? ['pwd', 'otp'] : ['pwd'] })
@@ -68,5 +72,5 @@ function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('base64url');
 }
 
-export { createTokenSigner, hashToken, opaqueToken, SIGNING_KEY_BYTES };
 export type { AccessClaims, TokenSigner };
+export { createTokenSigner, hashToken, opaqueToken, SIGNING_KEY_BYTES };

@@ -47,8 +47,7 @@ interface NewFactor {
 
 type AttemptClaim =
   /** `locks`: this claim reached the budget and set the lock (a success lifts it again). */
-  | { ok: true; attempt: number; locks: boolean }
-  | { ok: false; lockedUntil: number; permanent: boolean };
+  { ok: true; attempt: number; locks: boolean } | { ok: false; lockedUntil: number; permanent: boolean };
 
 type RefreshUse =
   | { status: 'ok'; sessionId: string; userId: string; secondFactor: boolean }
@@ -459,5 +458,5 @@ function createStore(db: Db, policy: BudgetPolicy) {
 
 type Store = ReturnType<typeof createStore>;
 
-export type { AttemptClaim, AuditEvent, BackupCode, BudgetPolicy, Factor, RefreshUse, Store, User };
+export type { AttemptClaim, AuditEvent, BackupCode, BudgetPolicy, Factor, NewFactor, RefreshUse, Store, User };
 export { createStore };

@@ -1,0 +1,172 @@
+// buildApp(deps): the otpkit HTTP API as a Fastify instance. It never listens;
+// main/ does, and the tests use app.inject().
+
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger, type FastifyRequest } from 'fastify';
+import type { Service } from '../service/index.js';
+import { HttpError, installErrorHandler } from './errors.js';
+import { Credentials, ErrorBody, LoginResponse, LoginVerify, Me, Refresh, Tokens } from './schemas.js';
+import { secondFactor, totpRoutes } from './totp-plugin.js';
+
+/** JSON bodies here are a few hundred bytes; 16 KiB is generous and bounded. */
+const BODY_LIMIT_BYTES = 16 * 1024;
+
+interface AppOptions {
+  service: Service;
+  /** A pino logger; none by default. */
+  logger?: FastifyBaseLogger;
+  /** Requests per minute per IP on /api/auth and /api/totp; false turns throttling off. */
+  rateLimitPerMinute?: number | false;
+  /** Trust X-Forwarded-For from a reverse proxy. */
+  trustProxy?: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    auth?: { userId: string; sessionId: string; secondFactor: boolean };
+  }
+}
+
+async function buildApp(options: AppOptions) {
+  const { service } = options;
+  const app = Fastify({
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    bodyLimit: BODY_LIMIT_BYTES,
+    trustProxy: options.trustProxy ?? false,
+    // Strict schemas: extra fields and wrong types are errors, never silently fixed.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  installErrorHandler(app);
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'otpkit',
+        version: '0.1.0',
+        description: 'Accounts, TOTP two-factor authentication and two-step login',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  if (options.rateLimitPerMinute !== false) {
+    await app.register(rateLimit, {
+      global: false,
+      max: options.rateLimitPerMinute ?? 120,
+      timeWindow: 60_000,
+      errorResponseBuilder: (_request, context) =>
+        new HttpError('RATE_LIMITED', 'too many requests: slow down', Math.ceil(context.ttl / 1000)),
+    });
+  }
+  const throttled = options.rateLimitPerMinute === false ? {} : { config: { rateLimit: {} } };
+
+  /** The bearer access token's user, with a live session; 401 otherwise. */
+  async function authenticate(request: FastifyRequest) {
+    const header = request.headers.authorization;
+    const token = header?.startsWith('Bearer ') ? header.slice(7) : undefined;
+    if (!token) throw new HttpError('UNAUTHENTICATED', 'send an access token: Authorization: Bearer <token>');
+    request.auth = await service.authenticate(token);
+    return request.auth;
+  }
+  const context = (request: FastifyRequest) => ({ ip: request.ip });
+  const errors = { 400: ErrorBody, 401: ErrorBody, 409: ErrorBody, 429: ErrorBody };
+  const tags = ['auth'];
+
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+
+  await app.register(
+    async (plugin) => {
+      const auth = plugin.withTypeProvider<TypeBoxTypeProvider>();
+      auth.post(
+        '/register',
+        { ...throttled, schema: { tags, body: Credentials, response: { 201: Me, ...errors } } },
+        async (request, reply) => {
+          const user = await service.register(request.body.username, request.body.password, context(request));
+          return reply.status(201).send(await service.me(user.id));
+        },
+      );
+      auth.post(
+        '/login',
+        {
+          ...throttled,
+          schema: {
+            tags,
+            summary: 'Step one: username and password',
+            body: Credentials,
+            response: { 200: LoginResponse, ...errors },
+          },
+        },
+        async (request) => service.login(request.body.username, request.body.password, context(request)),
+      );
+      auth.post(
+        '/login/verify',
+        {
+          ...throttled,
+          schema: {
+            tags,
+            summary: 'Step two: the challenge and a TOTP or backup code',
+            body: LoginVerify,
+            response: { 200: Tokens, ...errors },
+          },
+        },
+        async (request) => {
+          const { challenge, ...factor } = request.body;
+          return service.loginVerify(challenge, secondFactor(factor), context(request));
+        },
+      );
+      auth.post(
+        '/refresh',
+        {
+          ...throttled,
+          schema: {
+            tags,
+            summary: 'A new access token; the refresh token rotates',
+            body: Refresh,
+            response: { 200: Tokens, ...errors },
+          },
+        },
+        async (request) => service.refresh(request.body.refreshToken, context(request)),
+      );
+      auth.post(
+        '/logout',
+        { schema: { tags, security: [{ bearer: [] }], response: { 204: {}, ...errors } } },
+        async (request, reply) => {
+          const { sessionId, userId } = await authenticate(request);
+          await service.logout(sessionId, userId, context(request));
+          return reply.status(204).send();
+        },
+      );
+      auth.get(
+        '/me',
+        { schema: { tags, security: [{ bearer: [] }], response: { 200: Me, ...errors } } },
+        async (request) => service.me((await authenticate(request)).userId),
+      );
+    },
+    { prefix: '/api/auth' },
+  );
+
+  await app.register(
+    async (totp) => {
+      if (options.rateLimitPerMinute !== false) {
+        totp.addHook('onRoute', (route) => {
+          route.config = { ...(route.config as object), rateLimit: {} } as typeof route.config;
+        });
+      }
+      await totp.register(totpRoutes, {
+        service,
+        currentUser: async (request) => (await authenticate(request)).userId,
+      });
+    },
+    { prefix: '/api/totp' },
+  );
+
+  return app;
+}
+
+type App = Awaited<ReturnType<typeof buildApp>>;
+
+export type { App, AppOptions };
+export { BODY_LIMIT_BYTES, buildApp };

@@ -1,0 +1,89 @@
+// Route schemas: the single source of request validation, response shape,
+// handler types (through the TypeBox type provider) and the OpenAPI document.
+
+import { Type } from '@fastify/type-provider-typebox';
+
+const strict = { additionalProperties: false } as const;
+
+const Username = Type.String({ minLength: 1, maxLength: 64 });
+const Password = Type.String({ minLength: 1, maxLength: 256 });
+const Code = Type.String({ minLength: 1, maxLength: 32, description: 'the 6-10 digits the authenticator app shows' });
+const BackupCode = Type.String({ minLength: 1, maxLength: 64, description: 'one of the backup codes' });
+const OpaqueToken = Type.String({ minLength: 1, maxLength: 128 });
+
+const Credentials = Type.Object({ username: Username, password: Password }, strict);
+const SecondFactor = Type.Object(
+  { code: Type.Optional(Code), backupCode: Type.Optional(BackupCode) },
+  {
+    ...strict,
+    description: 'exactly one of code or backupCode',
+  },
+);
+const CodeOnly = Type.Object({ code: Code }, strict);
+const LoginVerify = Type.Object(
+  { challenge: OpaqueToken, code: Type.Optional(Code), backupCode: Type.Optional(BackupCode) },
+  strict,
+);
+const Refresh = Type.Object({ refreshToken: OpaqueToken }, strict);
+
+const Tokens = Type.Object({
+  accessToken: Type.String(),
+  tokenType: Type.Literal('Bearer'),
+  expiresIn: Type.Integer({ description: 'seconds' }),
+  refreshToken: Type.String(),
+});
+const LoginResponse = Type.Union([
+  Type.Object({ status: Type.Literal('authenticated'), tokens: Tokens }),
+  Type.Object({
+    status: Type.Literal('second_factor_required'),
+    challenge: Type.String({ description: 'send to /api/auth/login/verify within 5 minutes' }),
+    expiresAt: Type.String({ format: 'date-time' }),
+    methods: Type.Array(Type.Union([Type.Literal('totp'), Type.Literal('backup_code')])),
+  }),
+]);
+const Me = Type.Object({
+  id: Type.String(),
+  username: Type.String(),
+  createdAt: Type.String({ format: 'date-time' }),
+  twoFactorEnabled: Type.Boolean(),
+});
+const Enrollment = Type.Object({
+  secret: Type.String({ description: 'canonical base32' }),
+  secretGrouped: Type.String({ description: 'the secret in groups of four, for typing' }),
+  uri: Type.String({ description: 'the otpauth:// key URI' }),
+  qrSvg: Type.String(),
+  qrPng: Type.String({ description: 'a data: URL' }),
+  algorithm: Type.String(),
+  digits: Type.Integer(),
+  periodSeconds: Type.Integer(),
+});
+const BackupCodes = Type.Object({ backupCodes: Type.Array(Type.String()) });
+const Status = Type.Object({
+  enabled: Type.Boolean(),
+  pending: Type.Boolean(),
+  algorithm: Type.Union([Type.String(), Type.Null()]),
+  digits: Type.Union([Type.Integer(), Type.Null()]),
+  periodSeconds: Type.Union([Type.Integer(), Type.Null()]),
+  confirmedAt: Type.Union([Type.String(), Type.Null()]),
+  backupCodesRemaining: Type.Integer(),
+  locked: Type.Boolean(),
+  lockedUntil: Type.Union([Type.String(), Type.Null()]),
+});
+const Validated = Type.Object({ valid: Type.Literal(true), method: Type.String() });
+const ErrorBody = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) });
+
+export {
+  BackupCodes,
+  CodeOnly,
+  Credentials,
+  Enrollment,
+  ErrorBody,
+  LoginResponse,
+  LoginVerify,
+  Me,
+  Refresh,
+  SecondFactor,
+  Status,
+  Tokens,
+  Validated,
+};

@@ -1,0 +1,124 @@
+// Composition: from a Config to an opened database, key ring, token signer,
+// service and app. The only place that picks adapters and touches key files.
+
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { generateKeyRingEntry, parseKeyRing } from '@otpkit/core';
+import type { FastifyBaseLogger } from 'fastify';
+import { buildApp } from '../http/app.js';
+import { createService } from '../service/index.js';
+import { createTokenSigner, SIGNING_KEY_BYTES } from '../service/tokens.js';
+import type { Db } from '../store/db.js';
+import { migrate } from '../store/migrate.js';
+import { openPostgres } from '../store/postgres.js';
+import { openSqlite } from '../store/sqlite.js';
+import { type BudgetPolicy, createStore } from '../store/store.js';
+import { type Config, ConfigError } from './config.js';
+
+/** The attempt budget of the issue: 10 wrong codes lock 15 min, doubling to 24 h; 100 lock for good. */
+const BUDGET: BudgetPolicy = {
+  attemptsPerLock: 10,
+  firstLockMs: 15 * 60_000,
+  maxLockMs: 24 * 3_600_000,
+  permanentAfter: 100,
+};
+const ACCESS_TOKEN_TTL_SECONDS = 10 * 60;
+const REFRESH_TOKEN_TTL_MS = 30 * 24 * 3_600_000;
+const CHALLENGE_TTL_MS = 5 * 60_000;
+const CHALLENGE_MAX_ATTEMPTS = 5;
+
+type Say = (message: string) => void;
+
+/** A secret from the environment, or from a file in the data directory made on first start (never in production). */
+function keyMaterial(
+  config: Config,
+  value: string | undefined,
+  file: string,
+  variable: string,
+  make: () => string,
+  say: Say,
+): string {
+  if (value) return value;
+  if (config.production) throw new ConfigError(`${variable} must be set when NODE_ENV=production`);
+  const path = join(config.dataDir, file);
+  if (!existsSync(path)) {
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    writeFileSync(path, `${make()}\n`, { mode: 0o600 });
+    chmodSync(path, 0o600);
+    say(`created ${path} (mode 0600); set ${variable} to use your own`);
+  }
+  return readFileSync(path, 'utf8').trim();
+}
+
+function openDb(config: Config): Db {
+  if (config.databaseUrl) return openPostgres(config.databaseUrl);
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  return openSqlite(join(config.dataDir, 'otpkit.sqlite'));
+}
+
+async function compose(config: Config, options: { say: Say; logger?: FastifyBaseLogger; now?: () => number }) {
+  const now = options.now ?? Date.now;
+  const ring = await parseKeyRing(
+    keyMaterial(config, config.keys, 'keys', 'OTPKIT_KEYS', () => generateKeyRingEntry({ id: 'k1' }), options.say),
+  );
+  const tokenKey = Buffer.from(
+    keyMaterial(
+      config,
+      config.tokenKey,
+      'token-key',
+      'OTPKIT_TOKEN_KEY',
+      () => randomBytes(SIGNING_KEY_BYTES).toString('base64url'),
+      options.say,
+    ),
+    'base64url',
+  );
+  if (tokenKey.length < SIGNING_KEY_BYTES)
+    throw new ConfigError(`OTPKIT_TOKEN_KEY must hold at least ${SIGNING_KEY_BYTES} bytes (base64)`);
+  const db = openDb(config);
+  const applied = await migrate(db, now());
+  if (applied.length > 0) options.say(`applied migrations: ${applied.join(', ')}`);
+  const store = createStore(db, BUDGET);
+  const tokens = createTokenSigner(tokenKey, {
+    issuer: config.issuer,
+    audience: 'otpkit',
+    ttlSeconds: ACCESS_TOKEN_TTL_SECONDS,
+  });
+  const service = createService({
+    store,
+    ring,
+    tokens,
+    now,
+    config: {
+      issuer: config.issuer,
+      enrollment: config.enrollment,
+      windowSteps: 1,
+      challengeTtlMs: CHALLENGE_TTL_MS,
+      challengeMaxAttempts: CHALLENGE_MAX_ATTEMPTS,
+      accessTokenTtlSeconds: ACCESS_TOKEN_TTL_SECONDS,
+      refreshTokenTtlMs: REFRESH_TOKEN_TTL_MS,
+      scrypt: config.scrypt,
+    },
+    onAudit: (event) => options.logger?.info({ audit: { type: event.type, userId: event.userId } }, 'audit'),
+  });
+  const app = await buildApp({
+    service,
+    rateLimitPerMinute: config.rateLimitPerMinute,
+    trustProxy: config.trustProxy,
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
+  return {
+    db,
+    ring,
+    store,
+    service,
+    app,
+    applied,
+    close: async () => {
+      await app.close();
+      await db.close();
+    },
+  };
+}
+
+export { BUDGET, compose };
