@@ -1,0 +1,358 @@
+// Every route of the HTTP API, success and failure, through app.inject(), on
+// SQLite and the real PostgreSQL; then the races, the attempt budget, a
+// database dump and the logs, looking for anything secret.
+
+import { execFileSync } from 'node:child_process';
+import { base32Decode, createHotp } from '@otpkit/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DATABASES, POSTGRES_URL, type TestDb } from '../../../test/support/databases.js';
+import { startServer, type TestServer } from './server.js';
+
+const PASSWORD = 'correct horse battery staple';
+
+describe.each(DATABASES)('HTTP API on %s', (_name, open) => {
+  let t: TestDb;
+  let s: TestServer;
+  /** Everything secret the tests handle: none of it may reach a log or a dump. */
+  const secrets = new Set<string>([PASSWORD]);
+
+  beforeAll(async () => {
+    t = await open();
+    s = await startServer(t);
+  });
+  afterAll(async () => {
+    await s.close();
+    await t.drop();
+  });
+
+  async function call(method: 'GET' | 'POST', url: string, body?: unknown, token?: string) {
+    const response = await s.app.inject({
+      method,
+      url,
+      ...(body === undefined ? {} : { payload: body as object }),
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+    });
+    const json = response.body ? JSON.parse(response.body) : undefined;
+    for (const key of ['accessToken', 'refreshToken', 'challenge', 'secret']) if (json?.[key]) secrets.add(json[key]);
+    if (json?.tokens)
+      for (const v of Object.values(json.tokens)) if (typeof v === 'string' && v.length > 20) secrets.add(v);
+    if (json?.backupCodes) for (const c of json.backupCodes) secrets.add(c);
+    return { status: response.statusCode, body: json, headers: response.headers };
+  }
+  const post = (url: string, body?: unknown, token?: string) => call('POST', url, body ?? {}, token);
+  const get = (url: string, token?: string) => call('GET', url, undefined, token);
+
+  const step = () => Math.floor(s.clock.now() / 1000 / 30);
+  function codeAt(secret: string, counter = step()) {
+    const code = createHotp({ secret: base32Decode(secret) }).generate(counter);
+    secrets.add(code);
+    return code;
+  }
+
+  let counter = 0;
+  async function signUp(): Promise<{ username: string; token: string }> {
+    const username = `user${++counter}-${Math.random().toString(36).slice(2, 8)}`;
+    expect((await post('/api/auth/register', { username, password: PASSWORD })).status).toBe(201);
+    const login = await post('/api/auth/login', { username, password: PASSWORD });
+    expect(login.body.status).toBe('authenticated');
+    return { username, token: login.body.tokens.accessToken };
+  }
+  async function withTwoFactor() {
+    const user = await signUp();
+    const { secret } = (await post('/api/totp/enroll', {}, user.token)).body;
+    const { backupCodes } = (await post('/api/totp/confirm', { code: codeAt(secret) }, user.token)).body;
+    s.clock.advance(30_000); // the confirming code is spent; the next step's is fresh
+    return { ...user, secret: secret as string, backupCodes: backupCodes as string[] };
+  }
+  async function challengeFor(username: string): Promise<string> {
+    const login = await post('/api/auth/login', { username, password: PASSWORD });
+    expect(login.body.status).toBe('second_factor_required');
+    return login.body.challenge;
+  }
+
+  it('registers, refusing taken and invalid names and short passwords', async () => {
+    const r = await post('/api/auth/register', { username: '  Ada.Lovelace@Example.com ', password: PASSWORD });
+    expect(r.status).toBe(201);
+    expect(r.body).toMatchObject({ username: 'ada.lovelace@example.com', twoFactorEnabled: false });
+    expect(
+      (await post('/api/auth/register', { username: 'ADA.LOVELACE@example.com', password: PASSWORD })).body.error.code,
+    ).toBe('USERNAME_TAKEN');
+    expect((await post('/api/auth/register', { username: 'has space', password: PASSWORD })).body.error.code).toBe(
+      'INPUT_INVALID',
+    );
+    expect((await post('/api/auth/register', { username: 'bob', password: 'short' })).body.error.code).toBe(
+      'INPUT_INVALID',
+    );
+  });
+
+  it('logs in without 2FA; unknown users and wrong passwords get the same answer', async () => {
+    const { username, token } = await signUp();
+    expect((await get('/api/auth/me', token)).body).toMatchObject({ username, twoFactorEnabled: false });
+    const wrong = await post('/api/auth/login', { username, password: 'wrong password!' });
+    const unknown = await post('/api/auth/login', { username: 'nobody-here', password: 'wrong password!' });
+    expect(wrong.status).toBe(401);
+    expect(unknown).toEqual({ ...wrong, headers: unknown.headers });
+  });
+
+  it('refuses missing, malformed and foreign tokens', async () => {
+    expect((await get('/api/auth/me')).body.error.code).toBe('UNAUTHENTICATED');
+    expect((await get('/api/auth/me', 'not.a.jwt')).body.error.code).toBe('TOKEN_INVALID');
+    const { username } = await withTwoFactor();
+    const challenge = await challengeFor(username);
+    expect((await get('/api/auth/me', challenge)).status).toBe(401); // a challenge is never an access token
+    expect((await get('/api/totp/status', challenge)).status).toBe(401);
+  });
+
+  it('enrolls: pending shows the same secret again; a wrong code does not confirm; backup codes come once', async () => {
+    const { token } = await signUp();
+    expect((await post('/api/totp/confirm', { code: '123456' }, token)).body.error.code).toBe('ENROLLMENT_NOT_STARTED');
+    const first = await post('/api/totp/enroll', {}, token);
+    expect(first.status).toBe(200);
+    expect(first.body.uri).toMatch(/^otpauth:\/\/totp\/otpkit:user\d+-\w+\?secret=[A-Z2-7]{32}&issuer=otpkit$/);
+    expect(first.body.qrSvg).toMatch(/^<svg/);
+    expect(first.body.qrPng).toMatch(/^data:image\/png;base64,/);
+    expect(first.body.secretGrouped.replaceAll(' ', '')).toBe(first.body.secret);
+    expect((await get('/api/totp/enroll', token)).body.secret).toBe(first.body.secret);
+    expect((await get('/api/totp/status', token)).body).toMatchObject({ enabled: false, pending: true });
+    const wrongCode = codeAt(first.body.secret, step() + 5);
+    expect((await post('/api/totp/confirm', { code: wrongCode }, token)).body.error.code).toBe('CODE_WRONG');
+    expect((await post('/api/totp/confirm', { code: '12345' }, token)).body.error.code).toBe('CODE_MALFORMED');
+    const confirmed = await post('/api/totp/confirm', { code: codeAt(first.body.secret) }, token);
+    expect(confirmed.body.backupCodes).toHaveLength(10);
+    expect((await post('/api/totp/confirm', { code: codeAt(first.body.secret) }, token)).body.error.code).toBe(
+      'TWO_FACTOR_ENABLED',
+    );
+    expect((await post('/api/totp/enroll', {}, token)).status).toBe(409);
+    expect((await get('/api/totp/status', token)).body).toMatchObject({
+      enabled: true,
+      pending: false,
+      backupCodesRemaining: 10,
+    });
+  });
+
+  it('signs in in two steps, with a TOTP code or a backup code, each usable once', async () => {
+    const { username, secret, backupCodes } = await withTwoFactor();
+    const code = codeAt(secret);
+    const challenge = await challengeFor(username);
+    const tokens = await post('/api/auth/login/verify', { challenge, code });
+    expect(tokens.status).toBe(200);
+    expect(tokens.body).toMatchObject({ tokenType: 'Bearer', expiresIn: 600 });
+    expect((await get('/api/auth/me', tokens.body.accessToken)).body.twoFactorEnabled).toBe(true);
+    expect((await post('/api/auth/login/verify', { challenge, code })).body.error.code).toBe('CHALLENGE_INVALID');
+    expect(
+      (await post('/api/auth/login/verify', { challenge: await challengeFor(username), code })).body.error.code,
+    ).toBe('CODE_REUSED');
+
+    const pasted = ` ${backupCodes[2]!.toLowerCase().replaceAll('-', ' ')} `;
+    expect(
+      (await post('/api/auth/login/verify', { challenge: await challengeFor(username), backupCode: pasted })).status,
+    ).toBe(200);
+    expect(
+      (await post('/api/auth/login/verify', { challenge: await challengeFor(username), backupCode: backupCodes[2] }))
+        .body.error.code,
+    ).toBe('CODE_REUSED');
+    expect(
+      (
+        await post('/api/auth/login/verify', {
+          challenge: await challengeFor(username),
+          code,
+          backupCode: backupCodes[3],
+        })
+      ).status,
+    ).toBe(400);
+  });
+
+  it('gives a challenge 5 attempts and 5 minutes', async () => {
+    const { username, secret } = await withTwoFactor();
+    const challenge = await challengeFor(username);
+    for (let i = 0; i < 5; i++) {
+      expect(
+        (await post('/api/auth/login/verify', { challenge, code: codeAt(secret, step() + 7) })).body.error.code,
+      ).toBe('CODE_WRONG');
+    }
+    expect((await post('/api/auth/login/verify', { challenge, code: codeAt(secret) })).body.error.code).toBe(
+      'CHALLENGE_INVALID',
+    );
+    const later = await challengeFor(username);
+    s.clock.advance(5 * 60_000);
+    expect((await post('/api/auth/login/verify', { challenge: later, code: codeAt(secret) })).body.error.code).toBe(
+      'CHALLENGE_INVALID',
+    );
+    // Those wrong codes count against the account: a success resets them.
+    expect(
+      (await post('/api/auth/login/verify', { challenge: await challengeFor(username), code: codeAt(secret) })).status,
+    ).toBe(200);
+  });
+
+  it('rotates refresh tokens; a reused one revokes the session; logout revokes', async () => {
+    const { username, secret } = await withTwoFactor();
+    const tokens = (
+      await post('/api/auth/login/verify', { challenge: await challengeFor(username), code: codeAt(secret) })
+    ).body;
+    const next = await post('/api/auth/refresh', { refreshToken: tokens.refreshToken });
+    expect(next.status).toBe(200);
+    expect(next.body.refreshToken).not.toBe(tokens.refreshToken);
+    expect((await get('/api/auth/me', next.body.accessToken)).status).toBe(200);
+    expect((await post('/api/auth/refresh', { refreshToken: tokens.refreshToken })).body.error.code).toBe(
+      'TOKEN_INVALID',
+    );
+    expect((await get('/api/auth/me', next.body.accessToken)).status).toBe(401); // the whole family is gone
+    expect((await post('/api/auth/refresh', { refreshToken: next.body.refreshToken })).status).toBe(401);
+
+    const other = (
+      await post('/api/auth/login/verify', {
+        challenge: await challengeFor(username),
+        backupCode: (await withTwoFactor()).backupCodes[0],
+      })
+    ).status;
+    expect(other).toBe(401); // another user's backup code is wrong here
+    s.clock.advance(30_000);
+    const fresh = (
+      await post('/api/auth/login/verify', { challenge: await challengeFor(username), code: codeAt(secret) })
+    ).body;
+    expect((await post('/api/auth/logout', {}, fresh.accessToken)).status).toBe(204);
+    expect((await get('/api/auth/me', fresh.accessToken)).status).toBe(401);
+    expect((await post('/api/auth/refresh', { refreshToken: fresh.refreshToken })).status).toBe(401);
+  });
+
+  it('validates a code for a signed-in user, rotates backup codes and disables 2FA with a code', async () => {
+    const { username, token, secret, backupCodes } = await withTwoFactor();
+    expect((await post('/api/totp/validate', { code: codeAt(secret) }, token)).body).toEqual({
+      valid: true,
+      method: 'totp',
+    });
+    expect((await post('/api/totp/validate', { code: codeAt(secret) }, token)).body.error.code).toBe('CODE_REUSED');
+    expect((await post('/api/totp/validate', { backupCode: backupCodes[0] }, token)).body).toEqual({
+      valid: true,
+      method: 'backup_code',
+    });
+    expect((await get('/api/totp/status', token)).body.backupCodesRemaining).toBe(9);
+    s.clock.advance(30_000);
+    const rotated = await post('/api/totp/backup-codes', { code: codeAt(secret) }, token);
+    expect(rotated.body.backupCodes).toHaveLength(10);
+    expect((await post('/api/totp/validate', { backupCode: backupCodes[1] }, token)).body.error.code).toBe(
+      'CODE_WRONG',
+    );
+    expect((await post('/api/totp/disable', {}, token)).status).toBe(400);
+    expect((await post('/api/totp/disable', { backupCode: rotated.body.backupCodes[4] }, token)).status).toBe(204);
+    expect((await get('/api/totp/status', token)).body).toMatchObject({ enabled: false, pending: false });
+    expect((await post('/api/auth/login', { username, password: PASSWORD })).body.status).toBe('authenticated');
+    expect((await post('/api/totp/validate', { code: codeAt(secret) }, token)).body.error.code).toBe(
+      'TWO_FACTOR_NOT_ENABLED',
+    );
+  });
+
+  it('locks the second factor after 10 wrong codes with 429 and Retry-After, across challenges', async () => {
+    const { username, token, secret } = await withTwoFactor();
+    for (let i = 0; i < 10; i++) {
+      expect((await post('/api/totp/validate', { code: codeAt(secret, step() + 9) }, token)).status).toBe(401);
+    }
+    const locked = await post('/api/auth/login/verify', {
+      challenge: await challengeFor(username),
+      code: codeAt(secret),
+    });
+    expect(locked.status).toBe(429);
+    expect(locked.body.error.code).toBe('SECOND_FACTOR_LOCKED');
+    expect(locked.headers['retry-after']).toBe('900');
+    expect((await get('/api/totp/status', token)).body.locked).toBe(true);
+    s.clock.advance(15 * 60_000);
+    expect(
+      (await post('/api/auth/login/verify', { challenge: await challengeFor(username), code: codeAt(secret) })).status,
+    ).toBe(200);
+  });
+
+  it('holds exactly once under races: one code by 50 parallel logins, one backup code by 30', async () => {
+    const { username, secret, backupCodes } = await withTwoFactor();
+    const challenges = await Promise.all(Array.from({ length: 50 }, () => challengeFor(username)));
+    const code = codeAt(secret);
+    const results = await Promise.all(
+      challenges.map((challenge) => post('/api/auth/login/verify', { challenge, code })),
+    );
+    expect(results.filter((r) => r.status === 200)).toHaveLength(1);
+    // The losers were either evaluated and found reused, or, once ten had
+    // spent the attempt budget, refused before being looked at.
+    for (const r of results.filter((r) => r.status !== 200))
+      expect(['CODE_REUSED', 'SECOND_FACTOR_LOCKED']).toContain(r.body.error.code);
+
+    const more = await Promise.all(Array.from({ length: 30 }, () => challengeFor(username)));
+    const uses = await Promise.all(
+      more.map((challenge) => post('/api/auth/login/verify', { challenge, backupCode: backupCodes[5] })),
+    );
+    expect(uses.filter((r) => r.status === 200)).toHaveLength(1);
+  });
+
+  it('evaluates no more than the budget of a burst of 100 wrong codes, and the lock holds', async () => {
+    const { token, secret } = await withTwoFactor();
+    const wrong = codeAt(secret, step() + 9);
+    const burst = await Promise.all(
+      Array.from({ length: 100 }, () => post('/api/totp/validate', { code: wrong }, token)),
+    );
+    expect(burst.filter((r) => r.status === 401)).toHaveLength(10);
+    expect(burst.filter((r) => r.status === 429)).toHaveLength(90);
+    expect((await post('/api/totp/validate', { code: codeAt(secret) }, token)).status).toBe(429);
+    const events = await s.store.audit();
+    expect(events.filter((e) => e.type === 'second_factor_locked').length).toBeGreaterThan(0);
+  });
+
+  it('answers bad input with a 4xx and a coded error, never a 500', async () => {
+    const { token, secret } = await withTwoFactor();
+    const raw = (payload: string, contentType = 'application/json') =>
+      s.app.inject({ method: 'POST', url: '/api/auth/login', payload, headers: { 'content-type': contentType } });
+    const cases: [Promise<{ statusCode: number; body: string }>, number, string][] = [
+      [raw('{"username": "a", '), 400, 'BODY_INVALID'],
+      [raw('username=a&password=b', 'application/x-www-form-urlencoded'), 415, 'MEDIA_TYPE_UNSUPPORTED'],
+      [raw(JSON.stringify({ username: 'a', password: 'x'.repeat(20_000) })), 413, 'BODY_TOO_LARGE'],
+      [raw(JSON.stringify({ username: 42, password: PASSWORD })), 400, 'INPUT_INVALID'],
+      [raw(JSON.stringify({ username: 'a', password: PASSWORD, admin: true })), 400, 'INPUT_INVALID'],
+      [raw(JSON.stringify({ username: 'u'.repeat(5000), password: PASSWORD })), 400, 'INPUT_INVALID'],
+      [raw('null'), 400, 'INPUT_INVALID'],
+    ];
+    for (const [pending, status, code] of cases) {
+      const response = await pending;
+      expect(response.statusCode, response.body).toBe(status);
+      expect(JSON.parse(response.body).error.code).toBe(code);
+    }
+    const fullWidth = [...codeAt(secret)].map((d) => String.fromCharCode(0xff10 + Number(d))).join('');
+    expect((await post('/api/totp/validate', { code: fullWidth }, token)).body.error.code).toBe('CODE_MALFORMED');
+    expect((await post('/api/totp/validate', { code: 123456 }, token)).body.error.code).toBe('INPUT_INVALID');
+    expect((await get('/api/nothing')).body.error.code).toBe('NOT_FOUND');
+  });
+
+  it('serves health, an OpenAPI document and a docs page', async () => {
+    expect((await get('/healthz')).body).toEqual({ status: 'ok' });
+    const spec = await s.app.inject('/docs/json');
+    expect(JSON.parse(spec.body).paths['/api/auth/login/verify']).toBeDefined();
+    expect((await s.app.inject('/docs/')).statusCode).toBe(200);
+  });
+
+  it('keeps secrets out of a database dump and out of the logs', async () => {
+    await withTwoFactor();
+    const dump =
+      t.db.dialect === 'sqlite'
+        ? execFileSync('sqlite3', [t.url, '.dump'], { encoding: 'utf8', maxBuffer: 256 << 20 })
+        : execFileSync('pg_dump', ['--schema', t.schema!, '--data-only', '--inserts', POSTGRES_URL], {
+            encoding: 'utf8',
+            maxBuffer: 256 << 20,
+          });
+    expect(dump).toContain('INSERT INTO'); // the dump did capture data
+    const logs = s.logs.join('\n');
+    expect(logs).toContain('"audit"');
+    for (const secret of secrets) {
+      const forms = [secret, secret.toLowerCase()];
+      if (/^[A-Z2-7]{32}$/.test(secret)) {
+        const bytes = Buffer.from(base32Decode(secret));
+        forms.push(
+          bytes.toString('hex'),
+          bytes.toString('base64'),
+          bytes.toString('base64url'),
+          bytes.toString('latin1'),
+        );
+      }
+      if (/^[A-Z0-9]{6}-/.test(secret)) forms.push(secret.replaceAll('-', ''));
+      for (const form of forms) {
+        expect(dump.includes(form), 'dump').toBe(false);
+        expect(logs.includes(form), 'logs').toBe(false);
+      }
+    }
+  });
+});
