@@ -11,12 +11,13 @@ import protobuf from 'protobufjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { hasOathtool, hasPython, hasZbar, oathtool, python, zbarimg } from '../../../test/support/external.js';
 import { runCli } from '../src/cli/index.js';
+import type { Opened } from '../src/cli/io.js';
 
 const SECRET = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ'; // RFC 4226's "12345678901234567890"
 const NOW = 1_750_000_000;
 const BIN = fileURLToPath(new URL('../bin/otpkit.js', import.meta.url));
 
-async function run(argv: string[], stdin = '', terminal = false) {
+async function run(argv: string[], stdin = '', terminal = false, opened?: Opened) {
   let stdout = '';
   let stderr = '';
   const files = new Map<string, string | Uint8Array>();
@@ -33,6 +34,13 @@ async function run(argv: string[], stdin = '', terminal = false) {
     },
     nowSeconds: () => NOW,
     readStdin: async () => stdin,
+    openService: async () => {
+      if (!opened) throw new Error('this test opens no service');
+      return opened;
+    },
+    serve: async () => {
+      throw new Error('this test serves nothing');
+    },
   });
   return { status, stdout, stderr, files };
 }
@@ -242,7 +250,7 @@ describe('otpkit qr, import, keys', () => {
     expect((await parseKeyRing(stdout.trim())).currentId).toBe('k20250615T150640');
     expect((await run(['keys', 'generate', '--id', 'k2'])).stdout).toMatch(/^k2:/);
     expect((await run(['keys', 'generate', '--id', 'bad.id'])).status).toBe(2);
-    expect((await run(['keys', 'rotate'])).status).toBe(2);
+    expect((await run(['keys', 'spin'])).status).toBe(2);
   });
 });
 

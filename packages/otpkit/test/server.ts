@@ -12,7 +12,7 @@ const START = 1_750_000_000_000; // 2025-06-15, Unix ms
 
 /** The environment a second server process needs to join the same database. */
 function envFor(t: TestDb, keys: string, tokenKey: string): Record<string, string> {
-  const database =
+  const database: Record<string, string> =
     t.db.dialect === 'postgres'
       ? { OTPKIT_DATABASE_URL: `${t.url}?options=${encodeURIComponent(`-c search_path=${t.schema}`)}` }
       : { OTPKIT_DATA_DIR: t.url.replace(/\/otpkit\.sqlite$/, '') };

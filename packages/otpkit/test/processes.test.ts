@@ -1,0 +1,195 @@
+// otpkit as its operators run it: `otpkit serve` processes over real sockets
+// (two of them sharing one PostgreSQL), start-up with nothing configured, the
+// production key check, and the admin commands.
+
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { base32Decode, createTotp, generateKeyRingEntry } from '@otpkit/core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { freshPostgres, freshSqlite, hasPostgres } from '../../../test/support/databases.js';
+import { runCli } from '../src/cli/index.js';
+import { envFor, startServer } from './server.js';
+
+const BIN = fileURLToPath(new URL('../bin/otpkit.js', import.meta.url));
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const child of children) child.kill();
+});
+
+/** Starts `otpkit serve` on a free port; resolves with its base URL once it listens. */
+function serve(env: Record<string, string>, cwd = process.cwd()): Promise<string> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0'], {
+    cwd,
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    let stderr = '';
+    child.stderr!.on('data', (chunk) => {
+      stderr += chunk;
+      const match = /listening on (http:\/\/\S+)/.exec(stderr);
+      if (match) resolve(match[1]!);
+    });
+    child.on('exit', (status) => reject(new Error(`otpkit serve exited with ${status}: ${stderr}`)));
+  });
+}
+
+async function api(base: string, path: string, body?: unknown, token?: string) {
+  const response = await fetch(`${base}${path}`, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, any> };
+}
+
+describe('otpkit serve', () => {
+  it('starts with nothing configured: SQLite and keys in ./data, keys readable only by their owner', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'otpkit-start-'));
+    try {
+      const base = await serve({ OTPKIT_SCRYPT_LOG2N: '10' }, cwd);
+      expect(base).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect((await api(base, '/healthz')).body).toEqual({ status: 'ok' });
+      expect(statSync(join(cwd, 'data', 'keys')).mode & 0o777).toBe(0o600);
+      expect(statSync(join(cwd, 'data', 'token-key')).mode & 0o777).toBe(0o600);
+      expect(statSync(join(cwd, 'data', 'otpkit.sqlite')).isFile()).toBe(true);
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses to start in production without keys in the environment', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'otpkit-prod-'));
+    try {
+      const result = spawnSync(process.execPath, [BIN, 'serve', '--port', '0'], {
+        cwd,
+        env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production' },
+        encoding: 'utf8',
+      });
+      expect(result.status).toBe(2);
+      expect(result.stderr).toContain('OTPKIT_KEYS must be set when NODE_ENV=production');
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+
+  it.runIf(hasPostgres)(
+    'two processes over one PostgreSQL accept a code exactly once among 50 racing logins',
+    async () => {
+      const t = await freshPostgres();
+      try {
+        const env = envFor(t, generateKeyRingEntry({ id: 'k1' }), Buffer.alloc(32, 7).toString('base64url'));
+        const [a, b] = await Promise.all([serve(env), serve(env)]);
+        const username = 'shared';
+        const password = 'correct horse battery staple';
+        expect((await api(a, '/api/auth/register', { username, password })).status).toBe(201);
+        const token = (await api(b, '/api/auth/login', { username, password })).body.tokens.accessToken;
+        const { secret } = (await api(a, '/api/totp/enroll', {}, token)).body;
+        const totp = createTotp({ secret: base32Decode(secret) });
+        expect((await api(b, '/api/totp/confirm', { code: totp.generate(Date.now() / 1000 - 30) }, token)).status).toBe(
+          200,
+        );
+        const code = totp.generate(Date.now() / 1000);
+        const challenges = await Promise.all(
+          Array.from(
+            { length: 50 },
+            async (_, i) => (await api(i % 2 ? a : b, '/api/auth/login', { username, password })).body.challenge,
+          ),
+        );
+        const results = await Promise.all(
+          challenges.map((challenge, i) => api(i % 2 ? b : a, '/api/auth/login/verify', { challenge, code })),
+        );
+        expect(results.filter((r) => r.status === 200)).toHaveLength(1);
+      } finally {
+        await t.drop();
+      }
+    },
+  );
+});
+
+describe('admin commands', () => {
+  async function admin(
+    argv: string[],
+    opened: Parameters<typeof runCli>[1] extends { openService(): Promise<infer O> } ? O : never,
+  ) {
+    let stdout = '';
+    let stderr = '';
+    const status = await runCli(argv, {
+      stdout: (data) => {
+        stdout += String(data);
+      },
+      stderr: (text) => {
+        stderr += text;
+      },
+      stdoutIsTerminal: true,
+      writePrivateFile: async () => undefined,
+      nowSeconds: () => 0,
+      readStdin: async () => '',
+      openService: async () => ({ ...opened, close: async () => undefined }),
+      serve: async () => '',
+    });
+    return { status, stdout, stderr };
+  }
+
+  it('lists users, unlocks, resets 2FA, rotates keys and migrates', async () => {
+    const t = await freshSqlite();
+    const s = await startServer(t);
+    const opened = { service: s.service, applied: [], close: s.close };
+    try {
+      await s.service.register('carol', 'correct horse battery staple', { ip: null });
+      const user = (await s.store.userByName('carol'))!;
+      const { secret } = await s.service.enroll(user.id, { ip: null });
+      await s.service.confirm(user.id, createTotp({ secret: base32Decode(secret) }).generate(s.clock.now() / 1000), {
+        ip: null,
+      });
+      for (let i = 0; i < 10; i++) await s.store.claimAttempt(user.id, s.clock.now());
+
+      expect((await admin(['users', 'list'], opened)).stdout).toMatch(
+        /^USERNAME\t2FA\tLOCKED\tCREATED\ncarol\tactive\t2025-/,
+      );
+      expect((await admin(['users', 'unlock', 'carol'], opened)).status).toBe(0);
+      expect((await s.store.claimAttempt(user.id, s.clock.now())).ok).toBe(true);
+      expect((await admin(['users', 'unlock', 'nobody'], opened)).stderr).toContain('USER_NOT_FOUND');
+
+      const rotated = await admin(['keys', 'rotate'], opened);
+      expect(rotated.stdout).toBe('checked 1 secrets, resealed 0 under the current key\n');
+      expect(rotated.stderr).toContain('[##############################] 1/1');
+
+      expect((await admin(['users', 'reset-2fa', 'carol'], opened)).status).toBe(0);
+      expect((await s.service.status(user.id)).enabled).toBe(false);
+      expect((await admin(['migrate'], opened)).stdout).toBe('the database is up to date\n');
+      expect((await admin(['users', 'delete', 'carol'], opened)).status).toBe(2);
+    } finally {
+      await s.close();
+      await t.drop();
+    }
+  });
+
+  it('keys rotate reseals every secret under the new current key, and can run again', async () => {
+    const t = await freshSqlite();
+    const oldKey = generateKeyRingEntry({ id: 'k1' });
+    const tokenKey = Buffer.alloc(32, 1).toString('base64url');
+    const before = await startServer(t, { OTPKIT_KEYS: oldKey, OTPKIT_TOKEN_KEY: tokenKey });
+    for (const name of ['dan', 'eve', 'fay']) {
+      const { id } = await before.service.register(name, 'correct horse battery staple', { ip: null });
+      await before.service.enroll(id, { ip: null });
+    }
+    await before.close();
+    const after = await startServer(t, {
+      OTPKIT_KEYS: `${generateKeyRingEntry({ id: 'k2' })},${oldKey}`,
+      OTPKIT_TOKEN_KEY: tokenKey,
+    });
+    try {
+      expect(await after.service.rotateKeys()).toEqual({ checked: 3, resealed: 3 });
+      expect(await after.service.rotateKeys()).toEqual({ checked: 3, resealed: 0 });
+      for (const f of await after.store.factorsAfter('', 10)) expect(f.sealedSecret.startsWith('v1.k2.')).toBe(true);
+    } finally {
+      await after.close();
+      await t.drop();
+    }
+  });
+});
