@@ -19,7 +19,7 @@ import {
   sealSecret,
 } from '@otpkit/core';
 import { qrDataUrl, qrSvg } from '../qr/index.js';
-import type { AuditEvent, Factor, Store, User } from '../store/store.js';
+import type { AuditEvent, Factor, NewSession, Spend, Store, User } from '../store/store.js';
 import { ServiceError } from './errors.js';
 import { hashPassword, type ScryptParams, verifyPassword } from './passwords.js';
 import { hashToken, opaqueToken, type TokenSigner } from './tokens.js';
@@ -100,10 +100,18 @@ function createService(deps: ServiceDeps) {
   // Unknown users get a password check against this, so they cost the same KDF run.
   const dummyHash = hashPassword('not a password anyone has', config.scrypt);
 
+  function event(
+    type: string,
+    userId: string | null,
+    context: RequestContext,
+    detail?: Record<string, unknown>,
+  ): AuditEvent {
+    return { id: randomUUID(), at: nowMs(), type, userId, ip: context.ip, detail: detail ?? null };
+  }
   async function audit(type: string, userId: string | null, context: RequestContext, detail?: Record<string, unknown>) {
-    const event: AuditEvent = { id: randomUUID(), at: nowMs(), type, userId, ip: context.ip, detail: detail ?? null };
-    await store.addAudit(event);
-    deps.onAudit?.(event);
+    const e = event(type, userId, context, detail);
+    await store.addAudit(e);
+    deps.onAudit?.(e);
   }
 
   async function userOrThrow(userId: string): Promise<User> {
@@ -112,24 +120,37 @@ function createService(deps: ServiceDeps) {
     return user;
   }
 
-  async function issueTokens(userId: string, secondFactor: boolean): Promise<Tokens> {
+  /** A new session (refresh-token family) and its first refresh token. */
+  function newSession(userId: string, secondFactor: boolean): { row: NewSession; refreshToken: string } {
     const now = nowMs();
-    const sessionId = randomUUID();
     const refresh = opaqueToken();
-    await store.createSession({
-      id: sessionId,
-      userId,
-      secondFactor,
-      tokenHash: refresh.hash,
-      now,
-      expiresAt: now + config.refreshTokenTtlMs,
-    });
     return {
-      accessToken: await tokens.sign({ userId, sessionId, secondFactor }, now / 1000),
-      tokenType: 'Bearer',
-      expiresIn: config.accessTokenTtlSeconds,
+      row: {
+        id: randomUUID(),
+        userId,
+        secondFactor,
+        tokenHash: refresh.hash,
+        now,
+        expiresAt: now + config.refreshTokenTtlMs,
+      },
       refreshToken: refresh.token,
     };
+  }
+
+  async function tokensFor(session: { row: NewSession; refreshToken: string }): Promise<Tokens> {
+    const { id, userId, secondFactor, now } = session.row;
+    return {
+      accessToken: await tokens.sign({ userId, sessionId: id, secondFactor }, now / 1000),
+      tokenType: 'Bearer',
+      expiresIn: config.accessTokenTtlSeconds,
+      refreshToken: session.refreshToken,
+    };
+  }
+
+  async function userWithFactor(userId: string): Promise<{ user: User; factor: Factor | undefined }> {
+    const found = await store.userWithFactor(userId);
+    if (!found) throw new ServiceError('USER_NOT_FOUND', 'no such user');
+    return found;
   }
 
   async function enrollmentView(user: User, factor: Factor) {
@@ -166,10 +187,16 @@ function createService(deps: ServiceDeps) {
   /**
    * Checks a second factor for an account with 2FA on. An attempt is claimed
    * from the account's budget before the code is looked at, so no burst can
-   * evaluate more codes than the budget allows; a success resets the budget.
+   * evaluate more codes than the budget allows. A pass is settled in one
+   * transaction with what follows from it (`then`): the counter or backup
+   * code spent, the challenge used up, the budget reset, the session opened.
    */
-  async function checkSecondFactor(user: User, input: SecondFactorInput, context: RequestContext) {
-    const factor = await store.factor(user.id);
+  async function checkSecondFactor(
+    { user, factor }: { user: User; factor: Factor | undefined },
+    input: SecondFactorInput,
+    context: RequestContext,
+    then: { challengeHash?: string; session?: NewSession; audit?: AuditEvent[] } = {},
+  ): Promise<'totp' | 'backup_code'> {
     if (factor?.status !== 'active')
       throw new ServiceError('TWO_FACTOR_NOT_ENABLED', 'two-factor authentication is not on');
     checkCodeShape(input, factor);
@@ -185,34 +212,26 @@ function createService(deps: ServiceDeps) {
         retryAfterSeconds,
       );
     }
-    let outcome: 'ok' | 'wrong' | 'reused';
-    let method: 'totp' | 'backup_code';
+    const method = input.code !== undefined ? 'totp' : 'backup_code';
+    const events = [...(then.audit ?? [])];
+    let spend: Spend | undefined;
+    let reused = false;
     if (input.code !== undefined) {
-      method = 'totp';
       const { secret } = await openSecret(ring, factor.sealedSecret, factorData(factor));
-      const totp = createTotp({
+      const result = createTotp({
         secret,
         algorithm: factor.algorithm as Algorithm,
         digits: factor.digits,
         periodSeconds: factor.periodSeconds,
         allowShortSecret: true,
-      });
-      const result = totp.verify(input.code, {
+      }).verify(input.code, {
         nowSeconds: now / 1000,
         window: config.windowSteps,
         afterCounter: factor.lastCounter >= 0 ? factor.lastCounter : undefined,
       });
-      // RFC 6238 §5.2: the claim is one conditional update, so of any requests
-      // racing with the same code, one wins and the rest see it reused.
-      outcome = result.ok
-        ? (await store.claimCounter(user.id, factor.id, result.counter))
-          ? 'ok'
-          : 'reused'
-        : result.reason === 'reused'
-          ? 'reused'
-          : 'wrong';
+      if (result.ok) spend = { factorId: factor.id, counter: result.counter };
+      else reused = result.reason === 'reused';
     } else {
-      method = 'backup_code';
       const codes = await store.backupCodes(user.id);
       const result = checkBackupCode(
         ring,
@@ -220,26 +239,32 @@ function createService(deps: ServiceDeps) {
         codes.map((c) => c.codeHash),
       );
       const matched = result.ok ? codes[result.index]! : undefined;
-      outcome = !matched
-        ? 'wrong'
-        : matched.usedAt === null && (await store.consumeBackupCode(matched.id, now))
-          ? 'ok'
-          : 'reused';
-      if (outcome === 'ok') {
-        await audit('backup_code_used', user.id, context, {
-          remaining: codes.filter((c) => c.usedAt === null).length - 1,
-        });
+      if (matched?.usedAt === null) {
+        spend = { backupCodeId: matched.id };
+        const remaining = codes.filter((c) => c.usedAt === null).length - 1;
+        events.unshift(event('backup_code_used', user.id, context, { remaining }));
+      } else {
+        reused = matched !== undefined;
       }
     }
-    if (outcome !== 'ok') {
-      await audit('second_factor_failed', user.id, context, { method, reason: outcome, attempt: claim.attempt });
-      if (claim.locks) await audit('second_factor_locked', user.id, context, { attempts: claim.attempt });
-      throw outcome === 'reused'
-        ? new ServiceError('CODE_REUSED', 'this code was already used')
-        : new ServiceError('CODE_WRONG', 'the code is not valid');
+    // RFC 6238 §5.2: spending is one conditional update, so of any requests
+    // racing with the same code, one wins and the rest see it reused.
+    if (spend) {
+      if (await store.acceptSecondFactor({ userId: user.id, spend, now, audit: events, ...then })) {
+        for (const e of events) deps.onAudit?.(e);
+        return method;
+      }
+      reused = true;
     }
-    await store.resetAttempts(user.id);
-    return method;
+    await audit('second_factor_failed', user.id, context, {
+      method,
+      reason: reused ? 'reused' : 'wrong',
+      attempt: claim.attempt,
+    });
+    if (claim.locks) await audit('second_factor_locked', user.id, context, { attempts: claim.attempt });
+    throw reused
+      ? new ServiceError('CODE_REUSED', 'this code was already used')
+      : new ServiceError('CODE_WRONG', 'the code is not valid');
   }
 
   async function freshBackupCodes(userId: string) {
@@ -282,8 +307,10 @@ function createService(deps: ServiceDeps) {
       }
       const factor = await store.factor(user.id);
       if (factor?.status !== 'active') {
+        const session = newSession(user.id, false);
+        await store.createSession(session.row);
         await audit('login', user.id, context, { secondFactor: 'none' });
-        return { status: 'authenticated', tokens: await issueTokens(user.id, false) };
+        return { status: 'authenticated', tokens: await tokensFor(session) };
       }
       const { token, hash } = opaqueToken();
       const now = nowMs();
@@ -297,16 +324,18 @@ function createService(deps: ServiceDeps) {
     },
 
     async loginVerify(challenge: string, input: SecondFactorInput, context: RequestContext): Promise<Tokens> {
-      const tokenHash = hashToken(challenge);
-      const userId = await store.claimChallenge(tokenHash, nowMs(), config.challengeMaxAttempts);
+      const challengeHash = hashToken(challenge);
+      const userId = await store.claimChallenge(challengeHash, nowMs(), config.challengeMaxAttempts);
       if (!userId)
         throw new ServiceError('CHALLENGE_INVALID', 'the login challenge is unknown, used, expired or out of attempts');
-      const method = await checkSecondFactor(await userOrThrow(userId), input, context);
-      if (!(await store.consumeChallenge(tokenHash, nowMs()))) {
-        throw new ServiceError('CHALLENGE_INVALID', 'the login challenge is unknown, used, expired or out of attempts');
-      }
-      await audit('login', userId, context, { secondFactor: method });
-      return issueTokens(userId, true);
+      const session = newSession(userId, true);
+      const method = input.code !== undefined ? 'totp' : 'backup_code';
+      await checkSecondFactor(await userWithFactor(userId), input, context, {
+        challengeHash,
+        session: session.row,
+        audit: [event('login', userId, context, { secondFactor: method })],
+      });
+      return tokensFor(session);
     },
 
     async refresh(refreshToken: string, context: RequestContext): Promise<Tokens> {
@@ -420,19 +449,19 @@ function createService(deps: ServiceDeps) {
 
     /** A step-up check of a code for a signed-in user. */
     async validate(userId: string, input: SecondFactorInput, context: RequestContext) {
-      const method = await checkSecondFactor(await userOrThrow(userId), input, context);
+      const method = await checkSecondFactor(await userWithFactor(userId), input, context);
       return { valid: true as const, method };
     },
 
     /** Turning 2FA off takes a current code or a backup code, not just a session. */
     async disable(userId: string, input: SecondFactorInput, context: RequestContext) {
-      await checkSecondFactor(await userOrThrow(userId), input, context);
+      await checkSecondFactor(await userWithFactor(userId), input, context);
       await store.deleteFactor(userId);
       await audit('two_factor_disabled', userId, context);
     },
 
     async rotateBackupCodes(userId: string, code: string, context: RequestContext) {
-      await checkSecondFactor(await userOrThrow(userId), { code }, context);
+      await checkSecondFactor(await userWithFactor(userId), { code }, context);
       const backup = await freshBackupCodes(userId);
       await store.replaceBackupCodes(userId, backup.hashes, backup.ids, nowMs());
       await audit('backup_codes_rotated', userId, context);

@@ -29,10 +29,19 @@ function createTokenSigner(
   key: Uint8Array,
   options: { issuer: string; audience: string; ttlSeconds: number },
 ): TokenSigner {
-  if (key.length < SIGNING_KEY_BYTES)
+  if (key.length < SIGNING_KEY_BYTES) {
     throw new Error(`the token signing key must be at least ${SIGNING_KEY_BYTES} bytes`);
+  }
+  // Imported once: jose would otherwise import the raw key on every call.
+  const cryptoKey = globalThis.crypto.subtle.importKey(
+    'raw',
+    new Uint8Array(key),
+    { name: 'HMAC', hash: 'SHA-256' },
+    false,
+    ['sign', 'verify'],
+  );
   return {
-    sign: (claims, nowSeconds) =>
+    sign: async (claims, nowSeconds) =>
       new SignJWT({ sid: claims.sessionId, amr: claims.secondFactor ? ['pwd', 'otp'] : ['pwd'] })
         .setProtectedHeader({ alg: ALGORITHM, typ: TYPE })
         .setSubject(claims.userId)
@@ -40,10 +49,10 @@ function createTokenSigner(
         .setAudience(options.audience)
         .setIssuedAt(Math.floor(nowSeconds))
         .setExpirationTime(Math.floor(nowSeconds) + options.ttlSeconds)
-        .sign(key),
+        .sign(await cryptoKey),
     async verify(token, nowSeconds) {
       try {
-        const { payload } = await jwtVerify(token, key, {
+        const { payload } = await jwtVerify(token, await cryptoKey, {
           algorithms: [ALGORITHM],
           issuer: options.issuer,
           audience: options.audience,

@@ -3,7 +3,7 @@
 // attempt budget, a single-use challenge, refresh-token reuse) is one
 // conditional statement, so racing requests and processes cannot both win.
 
-import type { Db } from './db.js';
+import type { Db, Statement } from './db.js';
 
 interface User {
   id: string;
@@ -126,8 +126,58 @@ function isUniqueViolation(error: unknown): boolean {
   return e.code === '23505' || e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
 
+interface NewSession {
+  id: string;
+  userId: string;
+  secondFactor: boolean;
+  tokenHash: string;
+  now: number;
+  expiresAt: number;
+}
+
+/** What a second factor that passed spends: a TOTP counter or a backup code. */
+type Spend = { factorId: string; counter: number } | { backupCodeId: string };
+
 function createStore(db: Db, policy: BudgetPolicy) {
   const one = async <T>(sql: string, params: (string | number | null)[]) => (await db.all<T>(sql, params))[0];
+  const once = async (statement: Statement) =>
+    (await db.run(statement.sql, statement.params)) === statement.expectChanges;
+
+  // Statements used alone and inside acceptSecondFactor's transaction.
+  const claimCounter = (userId: string, factorId: string, counter: number): Statement => ({
+    sql: `UPDATE totp_factors SET last_counter = ? WHERE user_id = ? AND id = ? AND status = 'active' AND last_counter < ?`,
+    params: [counter, userId, factorId, counter],
+    expectChanges: 1,
+  });
+  const consumeBackupCode = (id: string, now: number): Statement => ({
+    sql: 'UPDATE backup_codes SET used_at = ? WHERE id = ? AND used_at IS NULL',
+    params: [now, id],
+    expectChanges: 1,
+  });
+  const consumeChallenge = (tokenHash: string, now: number): Statement => ({
+    sql: 'UPDATE login_challenges SET used_at = ? WHERE token_hash = ? AND used_at IS NULL',
+    params: [now, tokenHash],
+    expectChanges: 1,
+  });
+  const resetAttempts = (userId: string): Statement => ({
+    sql: `UPDATE users SET failed_attempts = 0, budget_limit = ?, next_lock_ms = ?, locked_until = 0
+          WHERE id = ? AND locked_permanently = 0`,
+    params: [policy.attemptsPerLock, policy.firstLockMs, userId],
+  });
+  const addAudit = (e: AuditEvent): Statement => ({
+    sql: 'INSERT INTO audit_events (id, at, type, user_id, ip, detail) VALUES (?, ?, ?, ?, ?, ?)',
+    params: [e.id, e.at, e.type, e.userId, e.ip, e.detail === null ? null : JSON.stringify(e.detail)],
+  });
+  const createSession = (n: NewSession): Statement[] => [
+    {
+      sql: 'INSERT INTO sessions (id, user_id, second_factor, created_at) VALUES (?, ?, ?, ?)',
+      params: [n.id, n.userId, n.secondFactor ? 1 : 0, n.now],
+    },
+    {
+      sql: 'INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) VALUES (?, ?, ?, ?)',
+      params: [n.tokenHash, n.id, n.now, n.expiresAt],
+    },
+  ];
 
   return {
     db,
@@ -153,6 +203,26 @@ function createStore(db: Db, policy: BudgetPolicy) {
     async userById(id: string): Promise<User | undefined> {
       const row = await one<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE id = ?`, [id]);
       return row && toUser(row);
+    },
+    async userWithFactor(id: string): Promise<{ user: User; factor: Factor | undefined } | undefined> {
+      const row = await one<UserRow & { [K in keyof FactorRow as `f_${K}`]: FactorRow[K] | null }>(
+        `SELECT u.id, u.username, u.password_hash, u.created_at, u.failed_attempts, u.locked_until, u.locked_permanently,
+                ${FACTOR_COLUMNS.split(', ')
+                  .map((c) => `f.${c} AS f_${c}`)
+                  .join(', ')}
+         FROM users u LEFT JOIN totp_factors f ON f.user_id = u.id WHERE u.id = ?`,
+        [id],
+      );
+      if (!row) return undefined;
+      const factor =
+        row.f_id === null
+          ? undefined
+          : toFactor(
+              Object.fromEntries(
+                FACTOR_COLUMNS.split(', ').map((c) => [c, row[`f_${c}` as keyof typeof row]]),
+              ) as FactorRow,
+            );
+      return { user: toUser(row), factor };
     },
     async listUsers(): Promise<(User & { factor: Factor['status'] | null })[]> {
       const rows = await db.all<UserRow & { status: Factor['status'] | null }>(
@@ -189,11 +259,32 @@ function createStore(db: Db, policy: BudgetPolicy) {
     },
     /** A success: the count starts again and any lock the last claim set is lifted. */
     async resetAttempts(userId: string): Promise<void> {
-      await db.run(
-        `UPDATE users SET failed_attempts = 0, budget_limit = ?, next_lock_ms = ?, locked_until = 0
-         WHERE id = ? AND locked_permanently = 0`,
-        [policy.attemptsPerLock, policy.firstLockMs, userId],
-      );
+      await once(resetAttempts(userId));
+    },
+    /**
+     * A second factor passed: spends the counter or backup code (exactly one
+     * racing caller can), uses up the login challenge, resets the attempt
+     * budget, records the audit events and opens the session, all in one
+     * transaction. False, with nothing changed, if the spend or the
+     * challenge was already taken.
+     */
+    async acceptSecondFactor(a: {
+      userId: string;
+      spend: Spend;
+      challengeHash?: string;
+      session?: NewSession;
+      audit: AuditEvent[];
+      now: number;
+    }): Promise<boolean> {
+      return db.batch([
+        'counter' in a.spend
+          ? claimCounter(a.userId, a.spend.factorId, a.spend.counter)
+          : consumeBackupCode(a.spend.backupCodeId, a.now),
+        ...(a.challengeHash === undefined ? [] : [consumeChallenge(a.challengeHash, a.now)]),
+        resetAttempts(a.userId),
+        ...a.audit.map(addAudit),
+        ...(a.session ? createSession(a.session) : []),
+      ]);
     },
     /** An operator's unlock: also lifts a permanent lock. */
     async unlock(userId: string): Promise<boolean> {
@@ -247,12 +338,7 @@ function createStore(db: Db, policy: BudgetPolicy) {
     },
     /** RFC 6238 §5.2: claims a matched counter; true for exactly one of any racing claims. */
     async claimCounter(userId: string, factorId: string, counter: number): Promise<boolean> {
-      return (
-        (await db.run(
-          `UPDATE totp_factors SET last_counter = ? WHERE user_id = ? AND id = ? AND status = 'active' AND last_counter < ?`,
-          [counter, userId, factorId, counter],
-        )) === 1
-      );
+      return once(claimCounter(userId, factorId, counter));
     },
     async deleteFactor(userId: string): Promise<void> {
       await db.batch([
@@ -297,7 +383,7 @@ function createStore(db: Db, policy: BudgetPolicy) {
     },
     /** One success, ever, per code. */
     async consumeBackupCode(id: string, now: number): Promise<boolean> {
-      return (await db.run('UPDATE backup_codes SET used_at = ? WHERE id = ? AND used_at IS NULL', [now, id])) === 1;
+      return once(consumeBackupCode(id, now));
     },
     async replaceBackupCodes(userId: string, codeHashes: string[], ids: string[], now: number): Promise<void> {
       await db.batch([
@@ -331,34 +417,13 @@ function createStore(db: Db, policy: BudgetPolicy) {
     },
     /** Single use: true for exactly one caller. */
     async consumeChallenge(tokenHash: string, now: number): Promise<boolean> {
-      return (
-        (await db.run('UPDATE login_challenges SET used_at = ? WHERE token_hash = ? AND used_at IS NULL', [
-          now,
-          tokenHash,
-        ])) === 1
-      );
+      return once(consumeChallenge(tokenHash, now));
     },
 
     // Sessions and refresh tokens
 
-    async createSession(s: {
-      id: string;
-      userId: string;
-      secondFactor: boolean;
-      tokenHash: string;
-      now: number;
-      expiresAt: number;
-    }): Promise<void> {
-      await db.batch([
-        {
-          sql: 'INSERT INTO sessions (id, user_id, second_factor, created_at) VALUES (?, ?, ?, ?)',
-          params: [s.id, s.userId, s.secondFactor ? 1 : 0, s.now],
-        },
-        {
-          sql: 'INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) VALUES (?, ?, ?, ?)',
-          params: [s.tokenHash, s.id, s.now, s.expiresAt],
-        },
-      ]);
+    async createSession(session: NewSession): Promise<void> {
+      await db.batch(createSession(session));
     },
     /**
      * Rotates a refresh token: marks it used and adds its successor, once. A
@@ -421,14 +486,7 @@ function createStore(db: Db, policy: BudgetPolicy) {
     // Audit
 
     async addAudit(e: AuditEvent): Promise<void> {
-      await db.run('INSERT INTO audit_events (id, at, type, user_id, ip, detail) VALUES (?, ?, ?, ?, ?, ?)', [
-        e.id,
-        e.at,
-        e.type,
-        e.userId,
-        e.ip,
-        e.detail === null ? null : JSON.stringify(e.detail),
-      ]);
+      await once(addAudit(e));
     },
     async audit(userId?: string): Promise<AuditEvent[]> {
       const rows = await db.all<{
@@ -458,5 +516,17 @@ function createStore(db: Db, policy: BudgetPolicy) {
 
 type Store = ReturnType<typeof createStore>;
 
-export type { AttemptClaim, AuditEvent, BackupCode, BudgetPolicy, Factor, NewFactor, RefreshUse, Store, User };
+export type {
+  AttemptClaim,
+  AuditEvent,
+  BackupCode,
+  BudgetPolicy,
+  Factor,
+  NewFactor,
+  NewSession,
+  RefreshUse,
+  Spend,
+  Store,
+  User,
+};
 export { createStore };
