@@ -121,7 +121,9 @@ async function otpkitRun(name: string, db: Db, env: Record<string, string>): Pro
   const keys = generateKeyRingEntry({ id: 'k1' });
   const bodies = await seed(db, keys);
   await db.close();
-  const server = await start([BIN, 'serve', '--port', '0'], {
+  // BENCH_NODE_ARGS, e.g. --cpu-prof, go to the server process.
+  const nodeArgs = process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : [];
+  const server = await start([...nodeArgs, BIN, 'serve', '--port', '0'], {
     ...env,
     OTPKIT_KEYS: keys,
     OTPKIT_TOKEN_KEY: Buffer.alloc(32, 3).toString('base64url'),
@@ -130,7 +132,7 @@ async function otpkitRun(name: string, db: Db, env: Record<string, string>): Pro
   try {
     return await load(name, server.url, '/api/auth/login/verify', bodies);
   } finally {
-    server.child.kill();
+    server.child.kill('SIGINT'); // a clean exit, so --cpu-prof writes its profile
   }
 }
 

@@ -356,3 +356,63 @@ describe.each(DATABASES)('HTTP API on %s', (_name, open) => {
     }
   });
 });
+
+describe('embedding and throttling', () => {
+  it('the TOTP routes work inside another Fastify app that says who the user is', async () => {
+    const { default: Fastify } = await import('fastify');
+    const { totpRoutes } = await import('otpkit/server');
+    const t = await DATABASES[0]![1]();
+    const s = await startServer(t);
+    const host = Fastify();
+    await host.register(totpRoutes, {
+      prefix: '/2fa',
+      service: s.service,
+      currentUser: async (request) => {
+        const id = request.headers['x-user'] as string | undefined;
+        if (id) await s.service.ensureUser(id, `host-${id}`);
+        return id;
+      },
+    });
+    try {
+      expect((await host.inject({ method: 'GET', url: '/2fa/status' })).statusCode).toBe(401);
+      const enrolled = await host.inject({ method: 'POST', url: '/2fa/enroll', headers: { 'x-user': 'u-42' } });
+      expect(enrolled.statusCode).toBe(200);
+      const { secret, uri } = JSON.parse(enrolled.body);
+      expect(uri).toContain('otpkit:host-u-42');
+      const code = createHotp({ secret: base32Decode(secret) }).generate(Math.floor(s.clock.now() / 30_000));
+      const confirmed = await host.inject({
+        method: 'POST',
+        url: '/2fa/confirm',
+        headers: { 'x-user': 'u-42' },
+        payload: { code },
+      });
+      expect(JSON.parse(confirmed.body).backupCodes).toHaveLength(10);
+      expect(
+        JSON.parse((await host.inject({ method: 'GET', url: '/2fa/status', headers: { 'x-user': 'u-42' } })).body)
+          .enabled,
+      ).toBe(true);
+    } finally {
+      await host.close();
+      await s.close();
+      await t.drop();
+    }
+  });
+
+  it('throttles the auth routes per IP with 429 and Retry-After', async () => {
+    const t = await DATABASES[0]![1]();
+    const s = await startServer(t, { OTPKIT_RATE_LIMIT: '3' });
+    try {
+      const attempt = () =>
+        s.app.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'x', password: 'y' } });
+      for (let i = 0; i < 3; i++) expect((await attempt()).statusCode).toBe(401);
+      const limited = await attempt();
+      expect(limited.statusCode).toBe(429);
+      expect(JSON.parse(limited.body).error.code).toBe('RATE_LIMITED');
+      expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+      expect((await s.app.inject('/healthz')).statusCode).toBe(200);
+    } finally {
+      await s.close();
+      await t.drop();
+    }
+  });
+});

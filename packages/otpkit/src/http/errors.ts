@@ -2,7 +2,7 @@
 // to HTTP statuses. Messages never carry a code, secret, password or token.
 
 import type { OtpkitError } from '@otpkit/core';
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ServiceError, type ServiceErrorCode } from '../service/errors.js';
 
 type HttpErrorCode =
@@ -70,24 +70,31 @@ function fromFastify(error: FastifyError): HttpError | undefined {
   return undefined;
 }
 
+/** Answers any error in the one shape; used by the app and by the embeddable plugin. */
+function errorHandler(
+  error: FastifyError | ServiceError | HttpError | OtpkitError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  let known: HttpError | undefined;
+  if (error instanceof HttpError) known = error;
+  else if (error instanceof ServiceError) known = new HttpError(error.code, error.message, error.retryAfterSeconds);
+  else known = fromFastify(error as FastifyError);
+  if (!known) {
+    // Not the client's fault: log it (messages hold no secrets) and say nothing more.
+    request.log.error({ err: error }, 'request failed');
+    known = new HttpError('INTERNAL', 'something went wrong on our side');
+  }
+  if (known.retryAfterSeconds !== undefined) reply.header('Retry-After', String(known.retryAfterSeconds));
+  reply.status(STATUS[known.code]).send({ error: { code: known.code, message: known.message } });
+}
+
 function installErrorHandler(app: FastifyInstance): void {
-  app.setErrorHandler((error: FastifyError | ServiceError | HttpError | OtpkitError, request, reply) => {
-    let known: HttpError | undefined;
-    if (error instanceof HttpError) known = error;
-    else if (error instanceof ServiceError) known = new HttpError(error.code, error.message, error.retryAfterSeconds);
-    else known = fromFastify(error as FastifyError);
-    if (!known) {
-      // Not the client's fault: log it (messages hold no secrets) and say nothing more.
-      request.log.error({ err: error }, 'request failed');
-      known = new HttpError('INTERNAL', 'something went wrong on our side');
-    }
-    if (known.retryAfterSeconds !== undefined) reply.header('Retry-After', String(known.retryAfterSeconds));
-    reply.status(STATUS[known.code]).send({ error: { code: known.code, message: known.message } });
-  });
+  app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((_request, reply) => {
     reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'no such route' } });
   });
 }
 
 export type { HttpErrorCode };
-export { HttpError, installErrorHandler, STATUS };
+export { errorHandler, HttpError, installErrorHandler, STATUS };

@@ -5,7 +5,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import type { SecondFactorInput, Service } from '../service/index.js';
-import { HttpError } from './errors.js';
+import { errorHandler, HttpError } from './errors.js';
 import { BackupCodes, CodeOnly, Enrollment, ErrorBody, SecondFactor, Status, Validated } from './schemas.js';
 
 interface TotpPluginOptions {
@@ -25,6 +25,7 @@ function secondFactor(body: { code?: string; backupCode?: string }): SecondFacto
 const errors = { 400: ErrorBody, 401: ErrorBody, 409: ErrorBody, 429: ErrorBody };
 
 const totpRoutes: FastifyPluginAsyncTypebox<TotpPluginOptions> = async (app, { service, currentUser }) => {
+  app.setErrorHandler(errorHandler); // the one error shape, also inside a host app
   async function userOf(request: FastifyRequest): Promise<string> {
     const userId = await currentUser(request);
     if (!userId) throw new HttpError('UNAUTHENTICATED', 'sign in first');

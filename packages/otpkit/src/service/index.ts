@@ -293,6 +293,15 @@ function createService(deps: ServiceDeps) {
       return { id, username: name };
     },
 
+    /**
+     * For apps that embed the TOTP routes and keep their own accounts: makes
+     * sure otpkit knows the user (no password: it cannot log in through otpkit).
+     */
+    async ensureUser(id: string, username: string) {
+      if (await store.userById(id)) return;
+      await store.createUser({ id, username: normalizeUsername(username), passwordHash: '!', now: nowMs() });
+    },
+
     async login(username: string, password: string, context: RequestContext): Promise<LoginResult> {
       let user: User | undefined;
       try {
