@@ -52,7 +52,6 @@ CREATE TABLE sessions (
   created_at BIGINT NOT NULL,
   revoked_at BIGINT
 );
-CREATE INDEX sessions_user ON sessions (user_id);
 
 CREATE TABLE refresh_tokens (
   token_hash TEXT PRIMARY KEY,              -- SHA-256 of the refresh token
@@ -61,7 +60,6 @@ CREATE TABLE refresh_tokens (
   expires_at BIGINT NOT NULL,
   used_at BIGINT
 );
-CREATE INDEX refresh_tokens_session ON refresh_tokens (session_id);
 
 CREATE TABLE audit_events (
   id TEXT PRIMARY KEY,

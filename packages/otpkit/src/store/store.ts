@@ -466,23 +466,12 @@ function createStore(db: Db, policy: BudgetPolicy) {
       await this.revokeSession(row.session_id, next.now);
       return { status: 'reused', sessionId: row.session_id, userId: row.user_id };
     },
-    async sessionFor(refreshTokenHash: string): Promise<{ id: string; userId: string } | undefined> {
-      const row = await one<{ id: string; user_id: string }>(
-        'SELECT s.id, s.user_id FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id WHERE t.token_hash = ?',
-        [refreshTokenHash],
-      );
-      return row && { id: row.id, userId: row.user_id };
-    },
     async sessionActive(sessionId: string): Promise<boolean> {
       return (await one('SELECT id FROM sessions WHERE id = ? AND revoked_at IS NULL', [sessionId])) !== undefined;
     },
     async revokeSession(sessionId: string, now: number): Promise<void> {
       await db.run('UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL', [now, sessionId]);
     },
-    async revokeUserSessions(userId: string, now: number): Promise<void> {
-      await db.run('UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL', [now, userId]);
-    },
-
     // Audit
 
     async addAudit(e: AuditEvent): Promise<void> {
