@@ -17,6 +17,7 @@ import {
   type KeyRing,
   openSecret,
   sealSecret,
+  type Totp,
 } from '@otpkit/core';
 import { qrDataUrl, qrSvg } from '../qr/index.js';
 import type { AuditEvent, Factor, NewSession, Spend, Store, User } from '../store/store.js';
@@ -176,6 +177,17 @@ function createService(deps: ServiceDeps) {
     };
   }
 
+  /** The factor's TOTP, its key opened from the vault. */
+  async function totpOf(factor: Factor): Promise<Totp> {
+    const { secret } = await openSecret(ring, factor.sealedSecret, factorData(factor));
+    return createTotp({
+      secret,
+      algorithm: factor.algorithm as Algorithm,
+      digits: factor.digits,
+      periodSeconds: factor.periodSeconds,
+    });
+  }
+
   function checkCodeShape(input: SecondFactorInput, factor: Factor): void {
     const malformed =
       input.code !== undefined
@@ -217,14 +229,7 @@ function createService(deps: ServiceDeps) {
     let spend: Spend | undefined;
     let reused = false;
     if (input.code !== undefined) {
-      const { secret } = await openSecret(ring, factor.sealedSecret, factorData(factor));
-      const result = createTotp({
-        secret,
-        algorithm: factor.algorithm as Algorithm,
-        digits: factor.digits,
-        periodSeconds: factor.periodSeconds,
-        allowShortSecret: true,
-      }).verify(input.code, {
+      const result = (await totpOf(factor)).verify(input.code, {
         nowSeconds: now / 1000,
         window: config.windowSteps,
         afterCounter: factor.lastCounter >= 0 ? factor.lastCounter : undefined,
@@ -416,13 +421,7 @@ function createService(deps: ServiceDeps) {
       if (factor.status === 'active')
         throw new ServiceError('TWO_FACTOR_ENABLED', 'two-factor authentication is already on');
       checkCodeShape({ code }, factor);
-      const { secret } = await openSecret(ring, factor.sealedSecret, factorData(factor));
-      const result = createTotp({
-        secret,
-        algorithm: factor.algorithm as Algorithm,
-        digits: factor.digits,
-        periodSeconds: factor.periodSeconds,
-      }).verify(code, { nowSeconds: nowMs() / 1000, window: config.windowSteps });
+      const result = (await totpOf(factor)).verify(code, { nowSeconds: nowMs() / 1000, window: config.windowSteps });
       if (!result.ok) throw new ServiceError('CODE_WRONG', 'the code is not valid');
       const backup = await freshBackupCodes(userId);
       const activated = await store.activateFactor({
