@@ -11,6 +11,7 @@ import { base32Decode, createTotp, generateKeyRingEntry } from '@otpkit/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freshPostgres, freshSqlite, hasPostgres } from '../../../test/support/databases.js';
 import { runCli } from '../src/cli/index.js';
+import type { Opened } from '../src/cli/io.js';
 import { envFor, startServer } from './server.js';
 
 const BIN = fileURLToPath(new URL('../bin/otpkit.js', import.meta.url));

@@ -50,11 +50,8 @@ class HttpError extends Error {
 
 /** Fastify's own errors for bad requests, as our codes. Their messages name fields, never values. */
 function fromFastify(error: FastifyError): HttpError | undefined {
-  if (error.validation)
-    return new HttpError(
-      'INPUT_INVALID',
-      `${error.validationContext ?? 'request'}${error.message.replace(/^[a-z]+/, '')}`,
-    );
+  // Ajv's messages name the field and the rule ("body/code must NOT have more than 32 characters"), never the value.
+  if (error.validation) return new HttpError('INPUT_INVALID', error.message);
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new HttpError('BODY_TOO_LARGE', 'the request body is too large');
