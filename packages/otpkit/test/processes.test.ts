@@ -113,10 +113,7 @@ describe('otpkit serve', () => {
 });
 
 describe('admin commands', () => {
-  async function admin(
-    argv: string[],
-    opened: Parameters<typeof runCli>[1] extends { openService(): Promise<infer O> } ? O : never,
-  ) {
+  async function admin(argv: string[], opened: Opened) {
     let stdout = '';
     let stderr = '';
     const status = await runCli(argv, {
