@@ -45,7 +45,11 @@ async function api(base: string, path: string, body?: unknown, token?: string) {
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
-  return { status: response.status, body: (await response.json()) as Record<string, any> };
+  // Each test reads the fields it expects; a missing one fails its expectation.
+  return {
+    status: response.status,
+    body: (await response.json()) as Record<string, string> & { tokens: Record<string, string> },
+  };
 }
 
 describe('otpkit serve', () => {
