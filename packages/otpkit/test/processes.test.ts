@@ -94,7 +94,7 @@ describe('otpkit serve', () => {
         expect((await api(a, '/api/auth/register', { username, password })).status).toBe(201);
         const token = (await api(b, '/api/auth/login', { username, password })).body.tokens.accessToken;
         const { secret } = (await api(a, '/api/totp/enroll', {}, token)).body;
-        const totp = createTotp({ secret: base32Decode(secret) });
+        const totp = createTotp({ secret: base32Decode(secret!) });
         expect((await api(b, '/api/totp/confirm', { code: totp.generate(Date.now() / 1000 - 30) }, token)).status).toBe(
           200,
         );
