@@ -328,35 +328,11 @@ describe.runIf(hasPython)('the binary against pyotp and passlib', () => {
   it('agrees on codes and URIs both ways', () => {
     const secret = base32Encode(crypto.getRandomValues(new Uint8Array(32)));
     const time = 1_750_000_123;
-    const options = [
-      '--secret',
-      secret,
-      '--algorithm',
-      'sha256',
-      '--digits',
-      '8',
-      '--period',
-      '45',
-      '--time',
-      String(time),
-    ];
+    const key = ['--secret', secret, '--algorithm', 'sha256', '--digits', '8', '--period', '45'];
+    const options = [...key, '--time', String(time)];
     const ours = bin(['code', ...options]).stdout.trim();
     const common = { secret, algorithm: 'SHA-256', digits: 8, period: 45, time };
-    const uriOurs = bin([
-      'uri',
-      '--secret',
-      secret,
-      '--account',
-      'alice',
-      '--issuer',
-      'ACME',
-      '--algorithm',
-      'sha256',
-      '--digits',
-      '8',
-      '--period',
-      '45',
-    ]).stdout.trim();
+    const uriOurs = bin(['uri', ...key, '--account', 'alice', '--issuer', 'ACME']).stdout.trim();
     const [py, pass, pyRead, passRead, pyUri] = python<unknown>([
       { op: 'pyotp.totp', ...common },
       { op: 'passlib.totp', ...common },
