@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATABASES, freshPostgres, hasPostgres, type TestDb } from '../../../test/support/databases.js';
 import { migrate, migrations } from '../src/store/migrate.js';
-import { type BudgetPolicy, createStore, type Store } from '../src/store/store.js';
+import { type BudgetPolicy, createStore, type NewSession, type Spend, type Store } from '../src/store/store.js';
 
 const POLICY: BudgetPolicy = {
   attemptsPerLock: 10,
@@ -135,20 +135,32 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
     expect(await store.backupCodes(userId)).toEqual([]);
   });
 
-  it('claims a counter for exactly one of 50 racing callers, and never an older one', async () => {
-    const userId = await user();
-    const factorId = await activeFactor(userId, 5);
-    const results = await Promise.all(Array.from({ length: 50 }, () => store.claimCounter(userId, factorId, 7)));
-    expect(results.filter(Boolean)).toHaveLength(1);
-    expect(await store.claimCounter(userId, factorId, 6)).toBe(false);
-    expect(await store.claimCounter(userId, factorId, 8)).toBe(true);
+  /** A passed second factor, settled as the service settles it. */
+  const accept = (userId: string, spend: Spend, extra: { challengeHash?: string; session?: NewSession } = {}) =>
+    store.acceptSecondFactor({ userId, spend, now: NOW, audit: [], ...extra });
+  const session = (id: string, userId: string, expiresAt = NOW + 1000): NewSession => ({
+    id,
+    userId,
+    secondFactor: true,
+    tokenHash: `${id}-r1`,
+    now: NOW,
+    expiresAt,
   });
 
-  it('consumes a backup code for exactly one of 30 racing callers', async () => {
+  it('spends a counter for exactly one of 50 racing callers, and never an older one', async () => {
+    const userId = await user();
+    const factorId = await activeFactor(userId, 5);
+    const results = await Promise.all(Array.from({ length: 50 }, () => accept(userId, { factorId, counter: 7 })));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect(await accept(userId, { factorId, counter: 6 })).toBe(false);
+    expect(await accept(userId, { factorId, counter: 8 })).toBe(true);
+  });
+
+  it('spends a backup code for exactly one of 30 racing callers', async () => {
     const userId = await user();
     await activeFactor(userId);
     const [code] = await store.backupCodes(userId);
-    const results = await Promise.all(Array.from({ length: 30 }, () => store.consumeBackupCode(code!.id, NOW)));
+    const results = await Promise.all(Array.from({ length: 30 }, () => accept(userId, { backupCodeId: code!.id })));
     expect(results.filter(Boolean)).toHaveLength(1);
     expect((await store.backupCodes(userId)).find((c) => c.id === code!.id)?.usedAt).toBe(NOW);
   });
@@ -168,7 +180,8 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
     const minute = 60_000;
     expect(locks.slice(0, 9)).toEqual([15, 30, 60, 120, 240, 480, 960, 1440, 1440].map((m) => m * minute));
     expect((await store.claimAttempt(userId, now + 365 * 24 * 3_600_000)).ok).toBe(false);
-    await store.resetAttempts(userId); // a success cannot lift a permanent lock
+    const factorId = await activeFactor(userId);
+    expect(await accept(userId, { factorId, counter: 6 })).toBe(true); // a success cannot lift a permanent lock
     expect((await store.claimAttempt(userId, now + 365 * 24 * 3_600_000)).ok).toBe(false);
     expect(await store.unlock(userId)).toBe(true);
     expect(await store.claimAttempt(userId, now)).toEqual({ ok: true, attempt: 1, locks: false });
@@ -178,7 +191,7 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
     const userId = await user();
     for (let i = 0; i < 10; i++) expect((await store.claimAttempt(userId, NOW)).ok).toBe(true);
     expect((await store.claimAttempt(userId, NOW)).ok).toBe(false);
-    await store.resetAttempts(userId);
+    expect(await accept(userId, { factorId: await activeFactor(userId), counter: 6 })).toBe(true);
     expect(await store.claimAttempt(userId, NOW)).toEqual({ ok: true, attempt: 1, locks: false });
   });
 
@@ -189,24 +202,33 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
     expect(claims.filter((c) => c === userId)).toHaveLength(5);
     await store.createChallenge({ tokenHash: `d-${userId}`, userId, now: NOW, expiresAt: NOW + 300_000 });
     expect(await store.claimChallenge(`d-${userId}`, NOW + 300_000, 5)).toBeUndefined(); // expired
-    const uses = await Promise.all(Array.from({ length: 5 }, () => store.consumeChallenge(`d-${userId}`, NOW)));
+    // Five fresh codes race on one challenge: one wins, and the losers' counters,
+    // sessions and everything else roll back with their settlement.
+    const factorId = await activeFactor(userId, 5);
+    const uses = await Promise.all(
+      [6, 7, 8, 9, 10].map((counter) =>
+        accept(
+          userId,
+          { factorId, counter },
+          { challengeHash: `d-${userId}`, session: session(`s${counter}-${userId}`, userId) },
+        ),
+      ),
+    );
     expect(uses.filter(Boolean)).toHaveLength(1);
+    const winner = [6, 7, 8, 9, 10][uses.indexOf(true)]!;
+    expect((await store.factor(userId))?.lastCounter).toBe(winner);
+    for (const counter of [6, 7, 8, 9, 10]) {
+      expect(await store.sessionActive(`s${counter}-${userId}`)).toBe(counter === winner);
+    }
     expect(await store.claimChallenge(`d-${userId}`, NOW, 5)).toBeUndefined(); // used
   });
 
   it('rotates refresh tokens once, and a reused one revokes its session', async () => {
     const userId = await user();
-    await store.createSession({
-      id: `s-${userId}`,
-      userId,
-      secondFactor: true,
-      tokenHash: `r1-${userId}`,
-      now: NOW,
-      expiresAt: NOW + 1000,
-    });
+    await store.createSession(session(`s-${userId}`, userId));
     const rotations = await Promise.all(
       ['a', 'b', 'c'].map((n) =>
-        store.useRefreshToken(`r1-${userId}`, { tokenHash: `r2${n}-${userId}`, now: NOW, expiresAt: NOW + 1000 }),
+        store.useRefreshToken(`s-${userId}-r1`, { tokenHash: `r2${n}-${userId}`, now: NOW, expiresAt: NOW + 1000 }),
       ),
     );
     expect(rotations.filter((r) => r.status === 'ok')).toHaveLength(1);
@@ -224,16 +246,9 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
 
   it('does not rotate an expired refresh token, and calls that invalid, not reuse', async () => {
     const userId = await user();
-    await store.createSession({
-      id: `e-${userId}`,
-      userId,
-      secondFactor: false,
-      tokenHash: `e1-${userId}`,
-      now: NOW,
-      expiresAt: NOW + 10,
-    });
+    await store.createSession(session(`e-${userId}`, userId, NOW + 10));
     expect(
-      (await store.useRefreshToken(`e1-${userId}`, { tokenHash: `e2-${userId}`, now: NOW + 10, expiresAt: NOW + 20 }))
+      (await store.useRefreshToken(`e-${userId}-r1`, { tokenHash: `e2-${userId}`, now: NOW + 10, expiresAt: NOW + 20 }))
         .status,
     ).toBe('invalid');
     expect(await store.sessionActive(`e-${userId}`)).toBe(true);

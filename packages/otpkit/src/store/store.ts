@@ -140,10 +140,7 @@ type Spend = { factorId: string; counter: number } | { backupCodeId: string };
 
 function createStore(db: Db, policy: BudgetPolicy) {
   const one = async <T>(sql: string, params: (string | number | null)[]) => (await db.all<T>(sql, params))[0];
-  const once = async (statement: Statement) =>
-    (await db.run(statement.sql, statement.params)) === statement.expectChanges;
-
-  // Statements used alone and inside acceptSecondFactor's transaction.
+  // The statements acceptSecondFactor settles in one transaction.
   const claimCounter = (userId: string, factorId: string, counter: number): Statement => ({
     sql: `UPDATE totp_factors SET last_counter = ? WHERE user_id = ? AND id = ? AND status = 'active' AND last_counter < ?`,
     params: [counter, userId, factorId, counter],
@@ -257,10 +254,6 @@ function createStore(db: Db, policy: BudgetPolicy) {
         permanent: Number(user?.locked_permanently ?? 1) === 1,
       };
     },
-    /** A success: the count starts again and any lock the last claim set is lifted. */
-    async resetAttempts(userId: string): Promise<void> {
-      await once(resetAttempts(userId));
-    },
     /**
      * A second factor passed: spends the counter or backup code (exactly one
      * racing caller can), uses up the login challenge, resets the attempt
@@ -336,10 +329,6 @@ function createStore(db: Db, policy: BudgetPolicy) {
         })),
       ]);
     },
-    /** RFC 6238 §5.2: claims a matched counter; true for exactly one of any racing claims. */
-    async claimCounter(userId: string, factorId: string, counter: number): Promise<boolean> {
-      return once(claimCounter(userId, factorId, counter));
-    },
     async deleteFactor(userId: string): Promise<void> {
       await db.batch([
         { sql: 'DELETE FROM backup_codes WHERE user_id = ?', params: [userId] },
@@ -381,10 +370,6 @@ function createStore(db: Db, policy: BudgetPolicy) {
         usedAt: r.used_at === null ? null : Number(r.used_at),
       }));
     },
-    /** One success, ever, per code. */
-    async consumeBackupCode(id: string, now: number): Promise<boolean> {
-      return once(consumeBackupCode(id, now));
-    },
     async replaceBackupCodes(userId: string, codeHashes: string[], ids: string[], now: number): Promise<void> {
       await db.batch([
         { sql: 'DELETE FROM backup_codes WHERE user_id = ?', params: [userId] },
@@ -415,11 +400,6 @@ function createStore(db: Db, policy: BudgetPolicy) {
       );
       return row?.user_id;
     },
-    /** Single use: true for exactly one caller. */
-    async consumeChallenge(tokenHash: string, now: number): Promise<boolean> {
-      return once(consumeChallenge(tokenHash, now));
-    },
-
     // Sessions and refresh tokens
 
     async createSession(session: NewSession): Promise<void> {
@@ -475,7 +455,8 @@ function createStore(db: Db, policy: BudgetPolicy) {
     // Audit
 
     async addAudit(e: AuditEvent): Promise<void> {
-      await once(addAudit(e));
+      const { sql, params } = addAudit(e);
+      await db.run(sql, params);
     },
     async audit(userId?: string): Promise<AuditEvent[]> {
       const rows = await db.all<{
