@@ -106,4 +106,4 @@ function ringKey(ring: KeyRing, id: string): RingKey {
 }
 
 export type { KeyRing };
-export { generateKeyRingEntry, KEY_ID_PATTERN, MASTER_KEY_BYTES, parseKeyRing, ringKey };
+export { generateKeyRingEntry, parseKeyRing, ringKey };

@@ -93,4 +93,4 @@ async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   }
 }
 
-export { HELP, runCli };
+export { runCli };

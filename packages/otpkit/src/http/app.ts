@@ -169,4 +169,4 @@ async function buildApp(options: AppOptions) {
 type App = Awaited<ReturnType<typeof buildApp>>;
 
 export type { App, AppOptions };
-export { BODY_LIMIT_BYTES, buildApp };
+export { buildApp };

@@ -94,4 +94,4 @@ function installErrorHandler(app: FastifyInstance): void {
 }
 
 export type { HttpErrorCode };
-export { errorHandler, HttpError, installErrorHandler, STATUS };
+export { errorHandler, HttpError, installErrorHandler };

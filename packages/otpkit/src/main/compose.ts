@@ -121,4 +121,4 @@ async function compose(config: Config, options: { say: Say; logger?: FastifyBase
   };
 }
 
-export { BUDGET, compose };
+export { compose };

@@ -99,7 +99,8 @@ function createService(deps: ServiceDeps) {
   const { store, ring, tokens, config } = deps;
   const nowMs = () => deps.now();
   // Unknown users get a password check against this, so they cost the same KDF run.
-  const dummyHash = hashPassword('not a password anyone has', config.scrypt);
+  // Made on the first login, not at start-up: admin commands never need it.
+  let dummyHash: Promise<string> | undefined;
 
   function event(
     type: string,
@@ -314,7 +315,11 @@ function createService(deps: ServiceDeps) {
       } catch {
         user = undefined; // a name that cannot exist is an unknown user: same answer, same cost
       }
-      const ok = await verifyPassword(password, user?.passwordHash ?? (await dummyHash), config.scrypt);
+      const ok = await verifyPassword(
+        password,
+        user?.passwordHash ?? (await (dummyHash ??= hashPassword('not a password anyone has', config.scrypt))),
+        config.scrypt,
+      );
       if (!user || !ok) {
         await audit('login_failed', user?.id ?? null, context, { reason: 'credentials' });
         throw new ServiceError('CREDENTIALS_INVALID', 'wrong username or password');
@@ -534,4 +539,4 @@ function createService(deps: ServiceDeps) {
 type Service = ReturnType<typeof createService>;
 
 export type { LoginResult, RequestContext, SecondFactorInput, Service, ServiceConfig, ServiceDeps, Tokens };
-export { createService, normalizeUsername };
+export { createService };
