@@ -274,6 +274,9 @@ describe.each(DATABASES)('HTTP API on %s', (_name, open) => {
     for (const r of results.filter((r) => r.status !== 200))
       expect(['CODE_REUSED', 'SECOND_FACTOR_LOCKED']).toContain(r.body.error.code);
 
+    // Losers that claimed after the winner reset the budget count again, so the
+    // race may end with the account locked for 15 minutes: wait that out.
+    s.clock.advance(15 * 60_000);
     const more = await Promise.all(Array.from({ length: 30 }, () => challengeFor(username)));
     const uses = await Promise.all(
       more.map((challenge) => post('/api/auth/login/verify', { challenge, backupCode: backupCodes[5] })),
@@ -350,8 +353,12 @@ describe.each(DATABASES)('HTTP API on %s', (_name, open) => {
       }
       if (/^[A-Z0-9]{6}-/.test(secret)) forms.push(secret.replaceAll('-', ''));
       for (const form of forms) {
-        expect(dump.includes(form), 'dump').toBe(false);
-        expect(logs.includes(form), 'logs').toBe(false);
+        // A TOTP code is a few digits: look for it as a whole number, not inside a timestamp.
+        const found = /^\d+$/.test(form)
+          ? (text: string) => new RegExp(`(?<![0-9])${form}(?![0-9])`).test(text)
+          : (text: string) => text.includes(form);
+        expect(found(dump), 'dump').toBe(false);
+        expect(found(logs), 'logs').toBe(false);
       }
     }
   });
