@@ -101,6 +101,10 @@ function createService(deps: ServiceDeps) {
   // Unknown users get a password check against this, so they cost the same KDF run.
   // Made on the first login, not at start-up: admin commands never need it.
   let dummyHash: Promise<string> | undefined;
+  function standInHash(): Promise<string> {
+    dummyHash ??= hashPassword('not a password anyone has', config.scrypt);
+    return dummyHash;
+  }
 
   function event(
     type: string,
@@ -315,11 +319,7 @@ function createService(deps: ServiceDeps) {
       } catch {
         user = undefined; // a name that cannot exist is an unknown user: same answer, same cost
       }
-      const ok = await verifyPassword(
-        password,
-        user?.passwordHash ?? (await (dummyHash ??= hashPassword('not a password anyone has', config.scrypt))),
-        config.scrypt,
-      );
+      const ok = await verifyPassword(password, user?.passwordHash ?? (await standInHash()), config.scrypt);
       if (!user || !ok) {
         await audit('login_failed', user?.id ?? null, context, { reason: 'credentials' });
         throw new ServiceError('CREDENTIALS_INVALID', 'wrong username or password');
