@@ -23,7 +23,7 @@ import { qrDataUrl, qrSvg } from '../qr/index.js';
 import type { AuditEvent, Factor, NewSession, Spend, Store, User } from '../store/store.js';
 import { ServiceError } from './errors.js';
 import { hashPassword, type ScryptParams, verifyPassword } from './passwords.js';
-import { hashToken, opaqueToken, type TokenSigner } from './tokens.js';
+import { hashToken, opaqueToken, type TokenSigner, timeOrderedId } from './tokens.js';
 
 interface ServiceConfig {
   /** The issuer authenticator apps show next to the account. */
@@ -112,7 +112,8 @@ function createService(deps: ServiceDeps) {
     context: RequestContext,
     detail?: Record<string, unknown>,
   ): AuditEvent {
-    return { id: randomUUID(), at: nowMs(), type, userId, ip: context.ip, detail: detail ?? null };
+    const at = nowMs();
+    return { id: timeOrderedId(at), at, type, userId, ip: context.ip, detail: detail ?? null };
   }
   async function audit(type: string, userId: string | null, context: RequestContext, detail?: Record<string, unknown>) {
     const e = event(type, userId, context, detail);
@@ -132,7 +133,7 @@ function createService(deps: ServiceDeps) {
     const refresh = opaqueToken();
     return {
       row: {
-        id: randomUUID(),
+        id: timeOrderedId(now),
         userId,
         secondFactor,
         tokenHash: refresh.hash,

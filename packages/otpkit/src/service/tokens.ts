@@ -13,6 +13,21 @@ const SIGNING_KEY_BYTES = 32;
 /** Opaque tokens: 256 random bits. */
 const TOKEN_BYTES = 32;
 
+/**
+ * A UUIDv7 (RFC 9562 §5.7): the time in milliseconds, then 74 random bits.
+ * For rows written on every login (sessions, audit events): ids that grow with
+ * time land on the index's last page instead of a random one, which is fewer
+ * pages for the database to write back.
+ */
+function timeOrderedId(nowMs: number): string {
+  const bytes = randomBytes(16);
+  bytes.writeUIntBE(nowMs, 0, 6);
+  bytes[6] = (bytes[6]! & 0x0f) | 0x70;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
 interface AccessClaims {
   userId: string;
   sessionId: string;
@@ -82,4 +97,4 @@ function hashToken(token: string): string {
 }
 
 export type { AccessClaims, TokenSigner };
-export { createTokenSigner, hashToken, opaqueToken, SIGNING_KEY_BYTES };
+export { createTokenSigner, hashToken, opaqueToken, SIGNING_KEY_BYTES, timeOrderedId };

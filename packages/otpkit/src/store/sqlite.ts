@@ -1,5 +1,7 @@
 // The embedded default: SQLite through better-sqlite3, in WAL mode.
 
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { BatchAborted, type Db, type Param } from './db.js';
 
@@ -9,6 +11,7 @@ function openSqlite(path: string): Db {
   db.pragma('synchronous = NORMAL'); // durable at each checkpoint; WAL keeps it consistent
   db.pragma('busy_timeout = 5000'); // another process writing: wait up to 5 s, not fail
   db.pragma('foreign_keys = ON');
+  const checkpointer = startCheckpointer(db, path);
   const cache = new Map<string, Database.Statement>();
   const prepare = (sql: string) => {
     let statement = cache.get(sql);
@@ -18,11 +21,20 @@ function openSqlite(path: string): Db {
     }
     return statement;
   };
-  const all = <T>(sql: string, params: readonly Param[] = []) => prepare(sql).all(...params) as T[];
+  const all = <T>(sql: string, params: readonly Param[] = []) => {
+    const statement = prepare(sql);
+    const rows = statement.all(...params) as T[];
+    if (!statement.readonly) checkpointer.wrote(); // UPDATE ... RETURNING
+    return rows;
+  };
   return {
     dialect: 'sqlite',
     all: async (sql, params) => all(sql, params),
-    run: async (sql, params = []) => prepare(sql).run(...params).changes,
+    run: async (sql, params = []) => {
+      const { changes } = prepare(sql).run(...params);
+      checkpointer.wrote();
+      return changes;
+    },
     async batch(statements) {
       try {
         db.transaction(() => {
@@ -31,6 +43,7 @@ function openSqlite(path: string): Db {
             if (expectChanges !== undefined && changes !== expectChanges) throw new BatchAborted();
           }
         })();
+        checkpointer.wrote();
         return true;
       } catch (error) {
         if (error instanceof BatchAborted) return false;
@@ -45,13 +58,62 @@ function openSqlite(path: string): Db {
           all: async (sql, params) => all(sql, params),
         });
         db.exec('COMMIT');
+        checkpointer.wrote();
         return result;
       } catch (error) {
         db.exec('ROLLBACK');
         throw error;
       }
     },
-    close: async () => void db.close(),
+    async close() {
+      await checkpointer.stop();
+      db.close();
+    },
+  };
+}
+
+// A WAL checkpoint copies pages back into the database file and waits for the
+// disk (fsync) twice. SQLite runs it in the committing thread, which here is the
+// event loop: every thousand pages it would stall every request in flight for
+// milliseconds. A worker thread checkpoints instead, woken by writes: it lets a
+// few commits gather, copies them, and sleeps again while nothing is written.
+const CHECKPOINTER = `
+  const { workerData } = require('node:worker_threads');
+  const Database = require(workerData.driver);
+  const db = new Database(workerData.path);
+  db.pragma('busy_timeout = 5000');
+  const writes = new Int32Array(workerData.writes);
+  for (let seen = 0; ; ) {
+    Atomics.wait(writes, 0, seen);
+    Atomics.wait(writes, 1, 0, 20); // never notified: a 20 ms pause
+    seen = Atomics.load(writes, 0);
+    db.pragma('wal_checkpoint(PASSIVE)');
+  }
+`;
+
+/** Returns the function to call after each write, and a stop for close(). */
+function startCheckpointer(db: Database.Database, path: string) {
+  if (db.memory) return { wrote: () => {}, stop: async () => {} };
+  const writes = new Int32Array(new SharedArrayBuffer(8));
+  const worker = new Worker(CHECKPOINTER, {
+    eval: true,
+    workerData: { path, writes: writes.buffer, driver: createRequire(import.meta.url).resolve('better-sqlite3') },
+  });
+  worker.unref();
+  let running = true;
+  worker.on('error', () => {
+    running = false;
+    db.pragma('wal_autocheckpoint = 1000'); // SQLite's own, in this thread
+  });
+  db.pragma('wal_autocheckpoint = 0');
+  return {
+    wrote() {
+      Atomics.add(writes, 0, 1);
+      Atomics.notify(writes, 0);
+    },
+    async stop() {
+      if (running) await worker.terminate();
+    },
   };
 }
 
