@@ -40,6 +40,14 @@ const hasZbar = available(
   'apt-get install zbar-tools librsvg2-bin',
 );
 
+/** Debian's Chromium, for the web UI's end-to-end test (driven by playwright-core). */
+const CHROMIUM = '/usr/bin/chromium';
+const hasChromium = available(
+  () => existsSync(CHROMIUM) && spawnSync(CHROMIUM, ['--version']).status === 0,
+  'chromium',
+  'apt-get install chromium',
+);
+
 /** What zbarimg reads from an image file (SVG is rasterised by librsvg first). */
 function zbarimg(file: string): string {
   let image = file;
@@ -67,4 +75,4 @@ function python<T = unknown>(calls: Record<string, unknown>[]): Answer<T>[] {
 }
 
 export type { Answer };
-export { hasOathtool, hasPython, hasZbar, oathtool, python, zbarimg };
+export { CHROMIUM, hasChromium, hasOathtool, hasPython, hasZbar, oathtool, python, zbarimg };

@@ -215,6 +215,59 @@ describe.each(DATABASES)('HTTP API on %s', (_name, open) => {
     expect((await post('/api/auth/refresh', { refreshToken: fresh.refreshToken })).status).toBe(401);
   });
 
+  it('gives browsers the refresh token as an HttpOnly, SameSite=Strict cookie, only when asked', async () => {
+    const { username, secret } = await withTwoFactor();
+    const browser = async (url: string, body: object, headers: Record<string, string> = {}) => {
+      const response = await s.app.inject({ method: 'POST', url, payload: body, headers });
+      const cookie = String(response.headers['set-cookie'] ?? '');
+      const token = /^otpkit_refresh=([^;]*)/.exec(cookie)?.[1];
+      if (token) secrets.add(token);
+      const json = response.json();
+      if (json.accessToken) secrets.add(json.accessToken);
+      return { status: response.statusCode, body: json, cookie, token };
+    };
+    const asked = { 'x-otpkit-session': 'cookie' };
+    const challenge = await challengeFor(username);
+    const login = await browser('/api/auth/login/verify', { challenge, code: codeAt(secret) }, asked);
+    expect(login.status).toBe(200);
+    expect(login.body.refreshToken).toBeUndefined(); // no script sees it
+    expect(login.cookie).toMatch(/^otpkit_refresh=[\w-]{40,}; Path=\/api\/auth; HttpOnly; SameSite=Strict$/);
+
+    // The cookie alone is not enough: a cross-site form cannot send the header.
+    const cookie = { cookie: `theme=dark; otpkit_refresh=${login.token}` };
+    expect((await browser('/api/auth/refresh', {}, cookie)).body.error.code).toBe('INPUT_INVALID');
+    expect((await browser('/api/auth/refresh', {}, asked)).body.error.code).toBe('TOKEN_INVALID');
+    const renewed = await browser('/api/auth/refresh', {}, { ...cookie, ...asked });
+    expect(renewed.status).toBe(200);
+    expect(renewed.token).not.toBe(login.token); // rotated
+    expect((await get('/api/auth/me', renewed.body.accessToken)).status).toBe(200);
+
+    const out = await s.app.inject({
+      method: 'POST',
+      url: '/api/auth/logout',
+      headers: { ...asked, authorization: `Bearer ${renewed.body.accessToken}` },
+    });
+    expect(out.statusCode).toBe(204);
+    expect(out.headers['set-cookie']).toMatch(/^otpkit_refresh=; .*Max-Age=0$/);
+    const after = await browser('/api/auth/refresh', {}, { cookie: `otpkit_refresh=${renewed.token}`, ...asked });
+    expect(after.status).toBe(401);
+  });
+
+  it('serves the web UI with a policy that allows nothing but this server', async () => {
+    for (const [url, type] of [
+      ['/', 'text/html'],
+      ['/app.js', 'text/javascript'],
+      ['/style.css', 'text/css'],
+    ] as const) {
+      const response = await s.app.inject({ method: 'GET', url });
+      expect(response.statusCode).toBe(200);
+      expect(response.headers['content-type']).toContain(type);
+      expect(response.headers['content-security-policy']).toContain("default-src 'none'; script-src 'self'");
+      expect(response.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+      expect(response.body).not.toMatch(/https?:\/\/(?!localhost)/); // no CDN, no outside fonts
+    }
+  });
+
   it('validates a code for a signed-in user, rotates backup codes and disables 2FA with a code', async () => {
     const { username, token, secret, backupCodes } = await withTwoFactor();
     expect((await post('/api/totp/validate', { code: codeAt(secret) }, token)).body).toEqual({

@@ -5,11 +5,12 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyBaseLogger, type FastifyRequest } from 'fastify';
-import type { Service } from '../service/index.js';
+import Fastify, { type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Tokens as IssuedTokens, Service } from '../service/index.js';
 import { HttpError, installErrorHandler } from './errors.js';
 import { Credentials, ErrorBody, LoginResponse, LoginVerify, Me, Refresh, Tokens } from './schemas.js';
 import { secondFactor, totpRoutes } from './totp-plugin.js';
+import { webPages } from './web.js';
 
 /** JSON bodies here are a few hundred bytes; 16 KiB is generous and bounded. */
 const BODY_LIMIT_BYTES = 16 * 1024;
@@ -22,6 +23,40 @@ interface AppOptions {
   rateLimitPerMinute?: number | false;
   /** Trust X-Forwarded-For from a reverse proxy. */
   trustProxy?: boolean;
+}
+
+/**
+ * Browsers ask for the refresh token as a cookie (header X-Otpkit-Session:
+ * cookie): HttpOnly, so no script (and no injected script) can read it;
+ * SameSite=Strict and only read when that header comes, which a cross-site
+ * page cannot send, so no other site can use it.
+ */
+const REFRESH_COOKIE = 'otpkit_refresh';
+const wantsCookie = (request: FastifyRequest) => request.headers['x-otpkit-session'] === 'cookie';
+
+function cookieOf(request: FastifyRequest, name: string): string | undefined {
+  for (const pair of (request.headers.cookie ?? '').split(';')) {
+    const at = pair.indexOf('=');
+    if (at > 0 && pair.slice(0, at).trim() === name) return pair.slice(at + 1).trim();
+  }
+  return undefined;
+}
+
+function setRefreshCookie(request: FastifyRequest, reply: FastifyReply, token: string | undefined): void {
+  const secure = request.protocol === 'https' ? '; Secure' : '';
+  const value = token === undefined ? '; Max-Age=0' : ''; // no Max-Age: gone when the browser closes
+  reply.header(
+    'Set-Cookie',
+    `${REFRESH_COOKIE}=${token ?? ''}; Path=/api/auth; HttpOnly; SameSite=Strict${secure}${value}`,
+  );
+}
+
+/** The tokens as the client asked for them: all in the body, or the refresh token as a cookie. */
+function deliver(request: FastifyRequest, reply: FastifyReply, tokens: IssuedTokens) {
+  if (!wantsCookie(request)) return tokens;
+  setRefreshCookie(request, reply, tokens.refreshToken);
+  const { refreshToken: _, ...rest } = tokens;
+  return rest;
 }
 
 declare module 'fastify' {
@@ -76,6 +111,7 @@ async function buildApp(options: AppOptions) {
   const tags = ['auth'];
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  await app.register(webPages);
 
   await app.register(
     async (plugin) => {
@@ -99,7 +135,12 @@ async function buildApp(options: AppOptions) {
             response: { 200: LoginResponse, ...errors },
           },
         },
-        async (request) => service.login(request.body.username, request.body.password, context(request)),
+        async (request, reply) => {
+          const result = await service.login(request.body.username, request.body.password, context(request));
+          return result.status === 'authenticated'
+            ? { ...result, tokens: deliver(request, reply, result.tokens) }
+            : result;
+        },
       );
       auth.post(
         '/login/verify',
@@ -112,9 +153,9 @@ async function buildApp(options: AppOptions) {
             response: { 200: Tokens, ...errors },
           },
         },
-        async (request) => {
+        async (request, reply) => {
           const { challenge, ...factor } = request.body;
-          return service.loginVerify(challenge, secondFactor(factor), context(request));
+          return deliver(request, reply, await service.loginVerify(challenge, secondFactor(factor), context(request)));
         },
       );
       auth.post(
@@ -128,7 +169,15 @@ async function buildApp(options: AppOptions) {
             response: { 200: Tokens, ...errors },
           },
         },
-        async (request) => service.refresh(request.body.refreshToken, context(request)),
+        async (request, reply) => {
+          let token = request.body.refreshToken;
+          if (token === undefined) {
+            if (!wantsCookie(request)) throw new HttpError('INPUT_INVALID', 'send refreshToken');
+            token = cookieOf(request, REFRESH_COOKIE);
+            if (!token) throw new HttpError('TOKEN_INVALID', 'no session: sign in');
+          }
+          return deliver(request, reply, await service.refresh(token, context(request)));
+        },
       );
       auth.post(
         '/logout',
@@ -136,6 +185,7 @@ async function buildApp(options: AppOptions) {
         async (request, reply) => {
           const { sessionId, userId } = await authenticate(request);
           await service.logout(sessionId, userId, context(request));
+          if (wantsCookie(request)) setRefreshCookie(request, reply, undefined);
           return reply.status(204).send();
         },
       );

@@ -24,13 +24,18 @@ const LoginVerify = Type.Object(
   { challenge: OpaqueToken, code: Type.Optional(Code), backupCode: Type.Optional(BackupCode) },
   strict,
 );
-const Refresh = Type.Object({ refreshToken: OpaqueToken }, strict);
+const Refresh = Type.Object(
+  { refreshToken: Type.Optional(OpaqueToken) },
+  { ...strict, description: 'the refresh token, or none to use the cookie (with X-Otpkit-Session: cookie)' },
+);
 
 const Tokens = Type.Object({
   accessToken: Type.String(),
   tokenType: Type.Literal('Bearer'),
   expiresIn: Type.Integer({ description: 'seconds' }),
-  refreshToken: Type.String(),
+  refreshToken: Type.Optional(
+    Type.String({ description: 'absent when the request asked for a cookie (X-Otpkit-Session: cookie)' }),
+  ),
 });
 const LoginResponse = Type.Union([
   Type.Object({ status: Type.Literal('authenticated'), tokens: Tokens }),
