@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATABASES, type TestDb } from '../../../test/support/databases.js';
 import { CHROMIUM, hasChromium, hasOathtool, hasZbar, oathtool, zbarimg } from '../../../test/support/external.js';
@@ -36,6 +36,7 @@ describe.runIf(hasChromium && hasOathtool && hasZbar)('web UI in Chromium', () =
   let t: TestDb;
   let s: TestServer;
   let browser: Browser;
+  let context: BrowserContext;
   let page: Page;
   let url: string;
   let scratch: string;
@@ -70,7 +71,7 @@ describe.runIf(hasChromium && hasOathtool && hasZbar)('web UI in Chromium', () =
       headless: true,
       args: CHROMIUM_FLAGS, // and a fresh profile: playwright makes one per launch
     });
-    const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 900, height: 900 } });
+    context = await browser.newContext({ acceptDownloads: true, viewport: { width: 900, height: 900 } });
     page = await context.newPage();
     page.on('request', (request) => {
       if (!/^(data|blob):/.test(request.url()) && !request.url().startsWith(url)) foreign.push(request.url());
@@ -151,6 +152,20 @@ describe.runIf(hasChromium && hasOathtool && hasZbar)('web UI in Chromium', () =
     await page.getByRole('button', { name: 'I have saved them' }).click();
     await expect.poll(() => page.locator('#tfa-summary').textContent()).toMatch(/10 backup codes left/);
     await snap('2fa-on');
+
+    // A reload, in two tabs at once, stays signed in: the rotating refresh cookie is used in turn.
+    // The server holds each refresh half a second, so two tabs' would overlap.
+    const refresh = s.service.refresh;
+    s.service.refresh = async (...args) => {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      return refresh(...args);
+    };
+    const tab = await context.newPage();
+    await Promise.all([page.reload(), tab.goto(url)]);
+    await signedIn();
+    await expect.poll(() => tab.locator('#whoami').textContent()).toBe(`Signed in as ${USERNAME}`);
+    await tab.close();
+    s.service.refresh = refresh;
 
     // Sign out; sign in with a fresh code, keyboard only.
     await signOut();

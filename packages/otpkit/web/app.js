@@ -57,14 +57,21 @@ async function authed(method, path, body) {
   }
 }
 
+/**
+ * A new access token through the refresh cookie. The cookie rotates on use and
+ * a reused one ends the session, so tabs take turns (a Web Lock): each sends
+ * the cookie the one before it left.
+ */
 async function renew() {
   accessToken = null;
-  try {
-    accessToken = (await call('POST', '/api/auth/refresh', {})).accessToken;
-    return true;
-  } catch {
-    return false;
-  }
+  return navigator.locks.request('otpkit-refresh', async () => {
+    try {
+      accessToken = (await call('POST', '/api/auth/refresh', {})).accessToken;
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }
 
 // Words for people, by error code.
