@@ -72,6 +72,7 @@ describe.runIf(hasChromium && hasOathtool && hasZbar)('web UI in Chromium', () =
       args: CHROMIUM_FLAGS, // and a fresh profile: playwright makes one per launch
     });
     context = await browser.newContext({ acceptDownloads: true, viewport: { width: 900, height: 900 } });
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: url });
     page = await context.newPage();
     page.on('request', (request) => {
       if (!/^(data|blob):/.test(request.url()) && !request.url().startsWith(url)) foreign.push(request.url());
@@ -126,6 +127,8 @@ describe.runIf(hasChromium && hasOathtool && hasZbar)('web UI in Chromium', () =
     const secret = new URL(uri).searchParams.get('secret')!;
     // The grouped key on the page is the same key, for typing.
     expect((await page.locator('#enroll-secret').textContent())!.replaceAll(' ', '')).toBe(secret);
+    await page.getByRole('button', { name: 'Copy key' }).click();
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(secret);
     const confirm = field('Enter the code the app shows');
     expect(await confirm.getAttribute('autocomplete')).toBe('one-time-code');
     expect(await confirm.getAttribute('inputmode')).toBe('numeric');
