@@ -165,6 +165,32 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
     expect((await store.backupCodes(userId)).find((c) => c.id === code!.id)?.usedAt).toBe(NOW);
   });
 
+  it('keeps each of many concurrent writes all or nothing, whatever the others do', async () => {
+    // SQLite commits the writes of one event-loop turn together: one that fails
+    // (a taken name, an aborted batch, a bad statement) must take nothing else down.
+    const id = randomUUID();
+    const named = (name: string) => store.createUser({ id: randomUUID(), username: name, passwordHash: 'h', now: NOW });
+    const aborted = t.db.batch([
+      {
+        sql: 'INSERT INTO users (id, username, password_hash, created_at) VALUES (?, ?, ?, ?)',
+        params: [id, `x-${id}`, 'h', NOW],
+      },
+      { sql: 'UPDATE users SET failed_attempts = 1 WHERE id = ?', params: ['nobody'], expectChanges: 1 },
+    ]);
+    const broken = t.db.run('INSERT INTO no_such_table VALUES (1)');
+    const results = await Promise.allSettled([named(`a-${id}`), named(`a-${id}`), aborted, broken, named(`b-${id}`)]);
+    expect(results.map((r) => (r.status === 'fulfilled' ? r.value : 'rejected'))).toEqual([
+      true,
+      false,
+      false,
+      'rejected',
+      true,
+    ]);
+    expect(await store.userByName(`a-${id}`)).toBeDefined();
+    expect(await store.userByName(`b-${id}`)).toBeDefined();
+    expect(await store.userByName(`x-${id}`)).toBeUndefined(); // the aborted batch's insert rolled back
+  });
+
   it('lets a burst of 100 claims through the attempt budget 10 at a time, doubling the lock to 24 h, then for good', async () => {
     const userId = await user();
     let now = NOW;

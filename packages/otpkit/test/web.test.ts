@@ -30,6 +30,8 @@ const CHROMIUM_FLAGS = [
   '--disable-extensions',
 ];
 const USERNAME = 'ada';
+/** Waits for the page (a slow machine, or two tabs refreshing in turn, can take seconds). */
+const eventually = <T>(value: () => T | Promise<T>) => expect.poll(value, { timeout: 10_000 });
 const PASSWORD = 'correct horse battery staple';
 
 describe.runIf(hasChromium && hasOathtool && hasZbar)('web UI in Chromium', () => {
@@ -93,17 +95,17 @@ describe.runIf(hasChromium && hasOathtool && hasZbar)('web UI in Chromium', () =
     await field('Username').fill(USERNAME);
     await field('Password').fill(PASSWORD);
     await page.keyboard.press('Enter');
-    await expect.poll(() => page.locator('#view-second-step').isVisible()).toBe(true);
+    await eventually(() => page.locator('#view-second-step').isVisible()).toBe(true);
   }
   async function signOut() {
     await page.getByRole('button', { name: 'Sign out' }).click();
-    await expect.poll(() => page.locator('#view-signin').isVisible()).toBe(true);
+    await eventually(() => page.locator('#view-signin').isVisible()).toBe(true);
   }
-  const signedIn = () => expect.poll(() => page.locator('#whoami').textContent()).toBe(`Signed in as ${USERNAME}`);
+  const signedIn = () => eventually(() => page.locator('#whoami').textContent()).toBe(`Signed in as ${USERNAME}`);
 
   it('takes a new user from sign-up through 2FA on, code and backup-code sign-ins, to 2FA off', async () => {
     await page.goto(url);
-    await expect.poll(() => page.locator('#view-signin').isVisible()).toBe(true);
+    await eventually(() => page.locator('#view-signin').isVisible()).toBe(true);
     await snap('sign-in');
 
     // Sign up, by keyboard.
@@ -118,7 +120,7 @@ describe.runIf(hasChromium && hasOathtool && hasZbar)('web UI in Chromium', () =
     // Turn 2FA on: the QR code as the screen shows it, read by zbarimg.
     await page.getByRole('button', { name: 'Turn on two-factor authentication' }).click();
     const qr = page.getByRole('img', { name: /QR code/ });
-    await expect.poll(() => qr.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0)).toBe(true);
+    await eventually(() => qr.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0)).toBe(true);
     await snap('enroll');
     const qrFile = join(scratch, 'qr.png');
     writeFileSync(qrFile, await qr.screenshot());
@@ -134,14 +136,14 @@ describe.runIf(hasChromium && hasOathtool && hasZbar)('web UI in Chromium', () =
     expect(await confirm.getAttribute('inputmode')).toBe('numeric');
     await confirm.fill(wrongCode(secret));
     await page.keyboard.press('Enter');
-    await expect.poll(() => error('confirm-code').textContent()).toMatch(/not right/);
+    await eventually(() => error('confirm-code').textContent()).toMatch(/not right/);
     await snap('enroll-wrong-code');
     const code = codeNow(secret);
     await confirm.fill(`${code.slice(0, 3)} ${code.slice(3)}`); // pasted with a space
     await page.keyboard.press('Enter');
 
     // The backup codes, shown once: saved as the .txt download.
-    await expect.poll(() => page.locator('#tfa-codes').isVisible()).toBe(true);
+    await eventually(() => page.locator('#tfa-codes').isVisible()).toBe(true);
     const shown = await page.locator('#codes-list li').allTextContents();
     expect(shown).toHaveLength(10);
     await snap('backup-codes');
@@ -153,7 +155,7 @@ describe.runIf(hasChromium && hasOathtool && hasZbar)('web UI in Chromium', () =
     const saved = readFileSync(await download.path(), 'utf8').match(/^[A-Z0-9]{6}-[A-Z0-9]{6}-[A-Z0-9]{6}$/gm);
     expect(saved).toEqual(shown);
     await page.getByRole('button', { name: 'I have saved them' }).click();
-    await expect.poll(() => page.locator('#tfa-summary').textContent()).toMatch(/10 backup codes left/);
+    await eventually(() => page.locator('#tfa-summary').textContent()).toMatch(/10 backup codes left/);
     await snap('2fa-on');
 
     // A reload, in two tabs at once, stays signed in: the rotating refresh cookie is used in turn.
@@ -166,7 +168,7 @@ describe.runIf(hasChromium && hasOathtool && hasZbar)('web UI in Chromium', () =
     const tab = await context.newPage();
     await Promise.all([page.reload(), tab.goto(url)]);
     await signedIn();
-    await expect.poll(() => tab.locator('#whoami').textContent()).toBe(`Signed in as ${USERNAME}`);
+    await eventually(() => tab.locator('#whoami').textContent()).toBe(`Signed in as ${USERNAME}`);
     await tab.close();
     s.service.refresh = refresh;
 
@@ -198,7 +200,7 @@ describe.runIf(hasChromium && hasOathtool && hasZbar)('web UI in Chromium', () =
     await field('Backup code').fill(saved![0]!.toLowerCase());
     await page.keyboard.press('Enter');
     await signedIn();
-    await expect.poll(() => page.locator('#tfa-summary').textContent()).toMatch(/9 backup codes left/);
+    await eventually(() => page.locator('#tfa-summary').textContent()).toMatch(/9 backup codes left/);
     await signOut();
     await signIn();
     await page.getByRole('button', { name: 'Use a backup code instead' }).click();
@@ -217,13 +219,13 @@ describe.runIf(hasChromium && hasOathtool && hasZbar)('web UI in Chromium', () =
     await page.locator('summary', { hasText: 'Get new backup codes' }).click();
     await field('Code from your authenticator app').fill(codeNow(secret));
     await page.keyboard.press('Enter');
-    await expect.poll(() => page.locator('#tfa-codes').isVisible()).toBe(true);
+    await eventually(() => page.locator('#tfa-codes').isVisible()).toBe(true);
     const rotated = await page.locator('#codes-list li').allTextContents();
     expect(rotated).toHaveLength(10);
     expect(rotated.filter((code) => saved!.includes(code))).toEqual([]);
     await snap('new-backup-codes');
     await page.getByRole('button', { name: 'I have saved them' }).click();
-    await expect.poll(() => page.locator('#tfa-summary').textContent()).toMatch(/10 backup codes left/);
+    await eventually(() => page.locator('#tfa-summary').textContent()).toMatch(/10 backup codes left/);
 
     // Ten wrong codes lock the second factor; the page says for how long.
     await page.locator('summary', { hasText: 'Turn off two-factor authentication' }).click();
@@ -231,21 +233,21 @@ describe.runIf(hasChromium && hasOathtool && hasZbar)('web UI in Chromium', () =
     for (let i = 0; i < 10; i++) {
       await disable.fill(wrongCode(secret));
       await page.keyboard.press('Enter');
-      await expect.poll(() => error('disable-code').textContent()).toMatch(/not right/);
+      await eventually(() => error('disable-code').textContent()).toMatch(/not right/);
       await page.locator('#disable-code-error').evaluate((p) => {
         p.textContent = '';
       });
     }
     await disable.fill(codeNow(secret));
     await page.keyboard.press('Enter');
-    await expect.poll(() => error('disable-code').textContent()).toBe('Too many wrong codes. Try again in 15 minutes.');
+    await eventually(() => error('disable-code').textContent()).toBe('Too many wrong codes. Try again in 15 minutes.');
     await snap('locked');
 
     // After the lock, a fresh code turns 2FA off.
     s.clock.advance(15 * 60_000);
     await disable.fill(codeNow(secret));
     await page.keyboard.press('Enter');
-    await expect.poll(() => page.locator('#account-notice').textContent()).toBe('Two-factor authentication is off.');
+    await eventually(() => page.locator('#account-notice').textContent()).toBe('Two-factor authentication is off.');
     expect(await page.locator('#tfa-off').isVisible()).toBe(true);
     await snap('2fa-off');
 

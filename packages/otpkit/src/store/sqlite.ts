@@ -21,41 +21,36 @@ function openSqlite(path: string): Db {
     }
     return statement;
   };
-  const all = <T>(sql: string, params: readonly Param[] = []) => {
-    const statement = prepare(sql);
-    const rows = statement.all(...params) as T[];
-    if (!statement.readonly) checkpointer.wrote(); // UPDATE ... RETURNING
-    return rows;
-  };
+  const commits = groupCommit(db, prepare, checkpointer.wrote);
   return {
     dialect: 'sqlite',
-    all: async (sql, params) => all(sql, params),
-    run: async (sql, params = []) => {
-      const { changes } = prepare(sql).run(...params);
-      checkpointer.wrote();
-      return changes;
+    all: async <T>(sql: string, params: readonly Param[] = []) => {
+      const statement = prepare(sql);
+      if (statement.readonly) return statement.all(...params) as T[];
+      return commits.write(() => statement.all(...params) as T[]); // UPDATE ... RETURNING
     },
+    run: async (sql, params = []) => commits.write(() => prepare(sql).run(...params).changes),
     async batch(statements) {
       try {
-        db.transaction(() => {
+        return await commits.write(() => {
           for (const { sql, params = [], expectChanges } of statements) {
             const changes = prepare(sql).run(...params).changes;
             if (expectChanges !== undefined && changes !== expectChanges) throw new BatchAborted();
           }
-        })();
-        checkpointer.wrote();
-        return true;
+          return true;
+        });
       } catch (error) {
         if (error instanceof BatchAborted) return false;
         throw error;
       }
     },
     async exclusive(fn) {
+      await commits.idle();
       db.exec('BEGIN IMMEDIATE'); // takes the write lock now: a second process waits here
       try {
         const result = await fn({
           exec: async (sql) => void db.exec(sql),
-          all: async (sql, params) => all(sql, params),
+          all: async <T>(sql: string, params: readonly Param[] = []) => prepare(sql).all(...params) as T[],
         });
         db.exec('COMMIT');
         checkpointer.wrote();
@@ -66,9 +61,72 @@ function openSqlite(path: string): Db {
       }
     },
     async close() {
+      await commits.idle();
       await checkpointer.stop();
       db.close();
     },
+  };
+}
+
+/**
+ * Group commit: the writes that arrive while the event loop is busy run
+ * together at its next turn, in one transaction, each in its own savepoint,
+ * so each is still all or nothing and sees the ones before it. One COMMIT,
+ * one set of file locks and one write of each shared page serve them all;
+ * on this machine the per-transaction system calls were a third of a login.
+ * A write's promise settles only after the COMMIT.
+ */
+function groupCommit(db: Database.Database, prepare: (sql: string) => Database.Statement, committed: () => void) {
+  type Pending = { work: () => unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void };
+  let queue: Pending[] = [];
+  let drained: Promise<void> = Promise.resolve();
+  let drain = () => {};
+
+  function flush() {
+    const group = queue;
+    queue = [];
+    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    try {
+      prepare('BEGIN IMMEDIATE').run();
+      for (const { work } of group) {
+        prepare('SAVEPOINT one').run();
+        try {
+          outcomes.push({ ok: true, value: work() });
+        } catch (error) {
+          prepare('ROLLBACK TO one').run();
+          outcomes.push({ ok: false, error });
+        }
+        prepare('RELEASE one').run();
+      }
+      prepare('COMMIT').run();
+      committed();
+    } catch (error) {
+      if (db.inTransaction) db.exec('ROLLBACK');
+      for (const pending of group) pending.reject(error);
+      return drain();
+    }
+    group.forEach((pending, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.ok) pending.resolve(outcome.value);
+      else pending.reject(outcome.error);
+    });
+    drain();
+  }
+
+  return {
+    write<T>(work: () => T): Promise<T> {
+      return new Promise<T>((resolve, reject) => {
+        if (queue.length === 0) {
+          drained = new Promise((done) => {
+            drain = done;
+          });
+          setImmediate(flush);
+        }
+        queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      });
+    },
+    /** Settles when no write is waiting. */
+    idle: () => (queue.length === 0 ? Promise.resolve() : drained),
   };
 }
 
