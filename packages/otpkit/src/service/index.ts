@@ -155,7 +155,7 @@ function createService(deps: ServiceDeps) {
   }
 
   async function userWithFactor(userId: string): Promise<{ user: User; factor: Factor | undefined }> {
-    const found = await store.userWithFactor(userId);
+    const found = await store.userWithFactor({ id: userId });
     if (!found) throw new ServiceError('USER_NOT_FOUND', 'no such user');
     return found;
   }
@@ -314,22 +314,23 @@ function createService(deps: ServiceDeps) {
     },
 
     async login(username: string, password: string, context: RequestContext): Promise<LoginResult> {
-      let user: User | undefined;
+      let found: { user: User; factor: Factor | undefined } | undefined;
       try {
-        user = await store.userByName(normalizeUsername(username));
+        found = await store.userWithFactor({ username: normalizeUsername(username) });
       } catch {
-        user = undefined; // a name that cannot exist is an unknown user: same answer, same cost
+        found = undefined; // a name that cannot exist is an unknown user: same answer, same cost
       }
-      const ok = await verifyPassword(password, user?.passwordHash ?? (await standInHash()), config.scrypt);
-      if (!user || !ok) {
-        await audit('login_failed', user?.id ?? null, context, { reason: 'credentials' });
+      const ok = await verifyPassword(password, found?.user.passwordHash ?? (await standInHash()), config.scrypt);
+      if (!found || !ok) {
+        await audit('login_failed', found?.user.id ?? null, context, { reason: 'credentials' });
         throw new ServiceError('CREDENTIALS_INVALID', 'wrong username or password');
       }
-      const factor = await store.factor(user.id);
+      const { user, factor } = found;
       if (factor?.status !== 'active') {
         const session = newSession(user.id, false);
-        await store.createSession(session.row);
-        await audit('login', user.id, context, { secondFactor: 'none' });
+        const login = event('login', user.id, context, { secondFactor: 'none' });
+        await store.createSession(session.row, [login]);
+        deps.onAudit?.(login);
         return { status: 'authenticated', tokens: await tokensFor(session) };
       }
       const { token, hash } = opaqueToken();

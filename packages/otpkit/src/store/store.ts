@@ -201,14 +201,17 @@ function createStore(db: Db, policy: BudgetPolicy) {
       const row = await one<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE id = ?`, [id]);
       return row && toUser(row);
     },
-    async userWithFactor(id: string): Promise<{ user: User; factor: Factor | undefined } | undefined> {
+    /** A user and their factor, if any, by id or by (normalized) name, in one query. */
+    async userWithFactor(
+      by: { id: string } | { username: string },
+    ): Promise<{ user: User; factor: Factor | undefined } | undefined> {
       const row = await one<UserRow & { [K in keyof FactorRow as `f_${K}`]: FactorRow[K] | null }>(
         `SELECT u.id, u.username, u.password_hash, u.created_at, u.failed_attempts, u.locked_until, u.locked_permanently,
                 ${FACTOR_COLUMNS.split(', ')
                   .map((c) => `f.${c} AS f_${c}`)
                   .join(', ')}
-         FROM users u LEFT JOIN totp_factors f ON f.user_id = u.id WHERE u.id = ?`,
-        [id],
+         FROM users u LEFT JOIN totp_factors f ON f.user_id = u.id WHERE ${'id' in by ? 'u.id' : 'u.username'} = ?`,
+        ['id' in by ? by.id : by.username],
       );
       if (!row) return undefined;
       const factor =
@@ -402,8 +405,9 @@ function createStore(db: Db, policy: BudgetPolicy) {
     },
     // Sessions and refresh tokens
 
-    async createSession(session: NewSession): Promise<void> {
-      await db.batch(createSession(session));
+    /** A new session (and its first refresh token), with its audit events, in one transaction. */
+    async createSession(session: NewSession, audit: AuditEvent[] = []): Promise<void> {
+      await db.batch([...createSession(session), ...audit.map(addAudit)]);
     },
     /**
      * Rotates a refresh token: marks it used and adds its successor, once. A
