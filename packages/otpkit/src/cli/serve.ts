@@ -6,7 +6,9 @@ import { parse, parseWhole } from './options.js';
 async function serve(args: string[], io: CliIo): Promise<number> {
   const { values } = parse(args, { port: { type: 'string' }, host: { type: 'string' } }, 0);
   const address = await io.serve({ port: parseWhole('port', values.port, 0, 65_535), host: values.host });
-  io.stderr(`otpkit listening on ${address}\n  open ${address}/ to sign up and turn on 2FA; API docs at ${address}/docs\n`);
+  io.stderr(
+    `otpkit listening on ${address}\n  open ${address}/ to sign up and turn on 2FA; API docs at ${address}/docs\n`,
+  );
   return EXIT.OK;
 }
 

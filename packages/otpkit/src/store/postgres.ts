@@ -32,8 +32,17 @@ function openPostgres(url: string, options: PostgresOptions = {}): Db {
         oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
     },
   });
-  const query = async (client: pg.Pool | pg.PoolClient, sql: string, params: readonly Param[] = []) =>
-    client.query(numbered(sql), params as Param[]);
+  // Named statements: each connection parses and plans a statement once, then
+  // reuses it (unnamed ones are planned again on every call).
+  const names = new Map<string, string>();
+  const query = async (client: pg.Pool | pg.PoolClient, sql: string, params: readonly Param[] = []) => {
+    let name = names.get(sql);
+    if (name === undefined) {
+      name = `otpkit_${names.size}`;
+      names.set(sql, name);
+    }
+    return client.query({ name, text: numbered(sql), values: params as Param[] });
+  };
   return {
     dialect: 'postgres',
     all: async <T>(sql: string, params?: readonly Param[]) => (await query(pool, sql, params)).rows as T[],
