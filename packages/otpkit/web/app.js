@@ -275,9 +275,12 @@ async function enroll() {
   $('confirm-code').focus();
 }
 
-$('enroll-start').addEventListener('click', () =>
-  enroll().catch((error) => fieldError($('enroll-start'), words(error))),
-);
+/** A failed button action (no field to put it by): said at the top of the account page. */
+const problem = (error) => {
+  $('account-notice').textContent = words(error);
+};
+
+$('enroll-start').addEventListener('click', () => enroll().catch(problem));
 
 async function copy(text, button) {
   const label = button.textContent;
@@ -324,7 +327,7 @@ $('codes-download').addEventListener('click', () => {
 });
 $('codes-done').addEventListener('click', () => {
   $('codes-list').replaceChildren();
-  account('Two-factor authentication is on.');
+  account('Two-factor authentication is on.').catch(problem);
 });
 
 onSubmit($('confirm-form'), async ({ code }) => {
