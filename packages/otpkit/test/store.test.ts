@@ -45,18 +45,20 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
     return id;
   }
 
+  /** A pending factor's fields for putPendingFactor (the sealed secret is a stand-in). */
+  const pendingFactor = (userId: string, id: string = randomUUID(), sealedSecret = 's') => ({
+    id,
+    userId,
+    sealedSecret,
+    algorithm: 'SHA-1',
+    digits: 6,
+    periodSeconds: 30,
+    now: NOW,
+  });
+
   async function activeFactor(userId: string, counter = 5): Promise<string> {
     const factorId = randomUUID();
-    const factor = {
-      id: factorId,
-      userId,
-      sealedSecret: 's',
-      algorithm: 'SHA-1',
-      digits: 6,
-      periodSeconds: 30,
-      now: NOW,
-    };
-    await store.putPendingFactor(factor);
+    await store.putPendingFactor(pendingFactor(userId, factorId));
     expect(
       await store.activateFactor({
         userId,
@@ -82,24 +84,8 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
 
   it('keeps a pending factor when asked again, and activates it once', async () => {
     const userId = await user();
-    const first = await store.putPendingFactor({
-      id: 'f1',
-      userId,
-      sealedSecret: 's1',
-      algorithm: 'SHA-1',
-      digits: 6,
-      periodSeconds: 30,
-      now: NOW,
-    });
-    const second = await store.putPendingFactor({
-      id: 'f2',
-      userId,
-      sealedSecret: 's2',
-      algorithm: 'SHA-1',
-      digits: 6,
-      periodSeconds: 30,
-      now: NOW,
-    });
+    const first = await store.putPendingFactor(pendingFactor(userId, 'f1', 's1'));
+    const second = await store.putPendingFactor(pendingFactor(userId, 'f2', 's2'));
     expect(second).toEqual(first);
     const activate = () =>
       store.activateFactor({ userId, factorId: 'f1', counter: 9, codeHashes: ['x'], ids: [randomUUID()], now: NOW });
@@ -112,15 +98,7 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
 
   it('a failed activation leaves nothing half-written', async () => {
     const userId = await user();
-    await store.putPendingFactor({
-      id: randomUUID(),
-      userId,
-      sealedSecret: 's',
-      algorithm: 'SHA-1',
-      digits: 6,
-      periodSeconds: 30,
-      now: NOW,
-    });
+    await store.putPendingFactor(pendingFactor(userId));
     expect(
       await store.activateFactor({
         userId,

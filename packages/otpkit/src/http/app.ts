@@ -44,10 +44,10 @@ function cookieOf(request: FastifyRequest, name: string): string | undefined {
 
 function setRefreshCookie(request: FastifyRequest, reply: FastifyReply, token: string | undefined): void {
   const secure = request.protocol === 'https' ? '; Secure' : '';
-  const value = token === undefined ? '; Max-Age=0' : ''; // no Max-Age: gone when the browser closes
+  const expiry = token === undefined ? '; Max-Age=0' : ''; // no Max-Age: gone when the browser closes
   reply.header(
     'Set-Cookie',
-    `${REFRESH_COOKIE}=${token ?? ''}; Path=/api/auth; HttpOnly; SameSite=Strict${secure}${value}`,
+    `${REFRESH_COOKIE}=${token ?? ''}; Path=/api/auth; HttpOnly; SameSite=Strict${secure}${expiry}`,
   );
 }
 

@@ -79,8 +79,6 @@ function openSqlite(path: string): Db {
 function groupCommit(db: Database.Database, prepare: (sql: string) => Database.Statement, committed: () => void) {
   type Pending = { work: () => unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void };
   let queue: Pending[] = [];
-  let drained: Promise<void> = Promise.resolve();
-  let drain = () => {};
 
   function flush() {
     const group = queue;
@@ -103,30 +101,24 @@ function groupCommit(db: Database.Database, prepare: (sql: string) => Database.S
     } catch (error) {
       if (db.inTransaction) db.exec('ROLLBACK');
       for (const pending of group) pending.reject(error);
-      return drain();
+      return;
     }
     group.forEach((pending, i) => {
       const outcome = outcomes[i]!;
       if (outcome.ok) pending.resolve(outcome.value);
       else pending.reject(outcome.error);
     });
-    drain();
   }
 
   return {
     write<T>(work: () => T): Promise<T> {
       return new Promise<T>((resolve, reject) => {
-        if (queue.length === 0) {
-          drained = new Promise((done) => {
-            drain = done;
-          });
-          setImmediate(flush);
-        }
+        if (queue.length === 0) setImmediate(flush);
         queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
       });
     },
-    /** Settles when no write is waiting. */
-    idle: () => (queue.length === 0 ? Promise.resolve() : drained),
+    /** Settles once the waiting writes are committed (immediates run in order, after the flush). */
+    idle: () => (queue.length === 0 ? Promise.resolve() : new Promise<void>((done) => setImmediate(done))),
   };
 }
 
