@@ -1,7 +1,7 @@
 // PostgreSQL through node-postgres: for any number of server processes over one database.
 
 import pg from 'pg';
-import { BatchAborted, type Db, type Param } from './db.js';
+import type { Db, Param, Statement } from './db.js';
 
 const INT8_OID = 20;
 /** Arbitrary, fixed: the advisory lock every otpkit process takes to migrate. */
@@ -12,6 +12,26 @@ const MIGRATION_LOCK = 0x6f74706b; // "otpk"
 function numbered(sql: string): string {
   let n = 0;
   return sql.replace(/\?/g, () => `$${++n}`);
+}
+
+const ABORTED = 'otpkit: batch aborted';
+const INVALID_TEXT = '22P02'; // invalid_text_representation
+
+/**
+ * A batch as one statement: one round trip, and one implicit transaction.
+ * Each part is a data-modifying WITH query (they all run, on one snapshot;
+ * each conditional UPDATE still re-checks a row another transaction changed).
+ * An unmet expectChanges makes the statement fail (a cast of the ABORTED text
+ * to an integer, built at run time so the planner cannot fold it), and the
+ * failure rolls every part back.
+ */
+function oneStatement(statements: readonly Statement[]): string {
+  const parts = statements.map((s, i) => `s${i} AS (${s.sql} RETURNING 1)`);
+  const checks = statements.flatMap((s, i) =>
+    s.expectChanges === undefined ? [] : [`(SELECT count(*) FROM s${i}) = ${s.expectChanges}`],
+  );
+  const ok = checks.length === 0 ? 'TRUE' : checks.join(' AND ');
+  return `WITH ${parts.join(', ')} SELECT CAST(CASE WHEN ${ok} THEN '1' ELSE '${ABORTED}' END AS INTEGER) AS ok`;
 }
 
 interface PostgresOptions {
@@ -48,21 +68,17 @@ function openPostgres(url: string, options: PostgresOptions = {}): Db {
     all: async <T>(sql: string, params?: readonly Param[]) => (await query(pool, sql, params)).rows as T[],
     run: async (sql, params) => (await query(pool, sql, params)).rowCount ?? 0,
     async batch(statements) {
-      const client = await pool.connect();
       try {
-        await client.query('BEGIN');
-        for (const { sql, params, expectChanges } of statements) {
-          const { rowCount } = await query(client, sql, params);
-          if (expectChanges !== undefined && rowCount !== expectChanges) throw new BatchAborted();
-        }
-        await client.query('COMMIT');
+        await query(
+          pool,
+          oneStatement(statements),
+          statements.flatMap((s) => s.params ?? []),
+        );
         return true;
       } catch (error) {
-        await client.query('ROLLBACK');
-        if (error instanceof BatchAborted) return false;
+        const { code, message } = error as { code?: string; message?: string };
+        if (code === INVALID_TEXT && message?.includes(ABORTED)) return false;
         throw error;
-      } finally {
-        client.release();
       }
     },
     async exclusive(fn) {
