@@ -45,6 +45,14 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
     return id;
   }
 
+  const claimLogin = (tokenHash: string, c: { now?: number; digits?: number | null } = {}) =>
+    store.claimLoginAttempt({
+      tokenHash,
+      now: c.now ?? NOW,
+      maxAttempts: 5,
+      digits: c.digits === undefined ? 6 : c.digits,
+    });
+
   /** A pending factor's fields for putPendingFactor (the sealed secret is a stand-in). */
   const pendingFactor = (userId: string, id: string = randomUUID(), sealedSecret = 's') => ({
     id,
@@ -198,10 +206,10 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
   it('counts challenge attempts, and a challenge is used once', async () => {
     const userId = await user();
     await store.createChallenge({ tokenHash: `c-${userId}`, userId, now: NOW, expiresAt: NOW + 300_000 });
-    const claims = await Promise.all(Array.from({ length: 8 }, () => store.claimChallenge(`c-${userId}`, NOW, 5)));
-    expect(claims.filter((c) => c === userId)).toHaveLength(5);
+    const claims = await Promise.all(Array.from({ length: 8 }, () => claimLogin(`c-${userId}`)));
+    expect(claims.filter((c) => c?.user.id === userId)).toHaveLength(5);
     await store.createChallenge({ tokenHash: `d-${userId}`, userId, now: NOW, expiresAt: NOW + 300_000 });
-    expect(await store.claimChallenge(`d-${userId}`, NOW + 300_000, 5)).toBeUndefined(); // expired
+    expect(await claimLogin(`d-${userId}`, { now: NOW + 300_000 })).toBeUndefined(); // expired
     // Five fresh codes race on one challenge: one wins, and the losers' counters,
     // sessions and everything else roll back with their settlement.
     const factorId = await activeFactor(userId, 5);
@@ -220,7 +228,33 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
     for (const counter of [6, 7, 8, 9, 10]) {
       expect(await store.sessionActive(`s${counter}-${userId}`)).toBe(counter === winner);
     }
-    expect(await store.claimChallenge(`d-${userId}`, NOW, 5)).toBeUndefined(); // used
+    expect(await claimLogin(`d-${userId}`)).toBeUndefined(); // used
+  });
+
+  it('claims a login attempt from the budget only for an active factor and a code of its length', async () => {
+    const userId = await user();
+    const challenge = async (name: string) => {
+      await store.createChallenge({ tokenHash: `${name}-${userId}`, userId, now: NOW, expiresAt: NOW + 300_000 });
+      return `${name}-${userId}`;
+    };
+    const none = await claimLogin(await challenge('a'));
+    expect(none).toMatchObject({ user: { id: userId }, factor: undefined, attempt: undefined }); // no factor
+    await activeFactor(userId);
+    expect((await claimLogin(await challenge('b'), { digits: 8 }))?.attempt).toBeUndefined(); // 6-digit factor
+    expect((await claimLogin(await challenge('c'), { digits: 6 }))?.attempt).toEqual({
+      ok: true,
+      attempt: 1,
+      locks: false,
+    });
+    expect((await claimLogin(await challenge('d'), { digits: null }))?.attempt).toEqual({
+      ok: true,
+      attempt: 2,
+      locks: false,
+    });
+    for (let i = 3; i <= 10; i++) expect((await store.claimAttempt(userId, NOW)).ok).toBe(true);
+    const locked = await claimLogin(await challenge('e'));
+    expect(locked?.attempt).toEqual({ ok: false, lockedUntil: NOW + POLICY.firstLockMs, permanent: false });
+    expect(locked?.factor?.status).toBe('active');
   });
 
   it('rotates refresh tokens once, and a reused one revokes its session', async () => {

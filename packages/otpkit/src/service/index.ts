@@ -20,7 +20,16 @@ import {
   type Totp,
 } from '@otpkit/core';
 import { qrDataUrl, qrSvg } from '../qr/index.js';
-import type { AuditEvent, Factor, NewSession, Spend, Store, User } from '../store/store.js';
+import type {
+  AttemptClaim,
+  AuditEvent,
+  Factor,
+  NewSession,
+  Spend,
+  Store,
+  User,
+  UserWithFactor,
+} from '../store/store.js';
 import { ServiceError } from './errors.js';
 import { hashPassword, type ScryptParams, verifyPassword } from './passwords.js';
 import { hashToken, opaqueToken, type TokenSigner, timeOrderedId } from './tokens.js';
@@ -154,7 +163,7 @@ function createService(deps: ServiceDeps) {
     };
   }
 
-  async function userWithFactor(userId: string): Promise<{ user: User; factor: Factor | undefined }> {
+  async function userWithFactor(userId: string): Promise<UserWithFactor> {
     const found = await store.userWithFactor({ id: userId });
     if (!found) throw new ServiceError('USER_NOT_FOUND', 'no such user');
     return found;
@@ -194,12 +203,21 @@ function createService(deps: ServiceDeps) {
     });
   }
 
-  function checkCodeShape(input: SecondFactorInput, factor: Factor): void {
+  /** A TOTP code's number of digits (spaces dropped), or null for a backup code; CODE_MALFORMED if it is neither. */
+  function codeDigits(input: SecondFactorInput): number | null {
+    const code = input.code?.replaceAll(' ', '');
     const malformed =
-      input.code !== undefined
-        ? !new RegExp(`^[0-9]{${factor.digits}}$`).test(input.code.replaceAll(' ', ''))
-        : !BACKUP_CODE_SHAPE.test(input.backupCode.replace(/[\s-]/g, '').toUpperCase());
+      code !== undefined
+        ? !/^[0-9]{1,10}$/.test(code)
+        : !BACKUP_CODE_SHAPE.test(input.backupCode!.replace(/[\s-]/g, '').toUpperCase());
     if (malformed) throw new ServiceError('CODE_MALFORMED', 'the code is not in the expected format');
+    return code === undefined ? null : code.length;
+  }
+
+  function checkCodeShape(input: SecondFactorInput, factor: Factor): void {
+    const digits = codeDigits(input);
+    if (digits !== null && digits !== factor.digits)
+      throw new ServiceError('CODE_MALFORMED', 'the code is not in the expected format');
   }
 
   /**
@@ -208,18 +226,20 @@ function createService(deps: ServiceDeps) {
    * evaluate more codes than the budget allows. A pass is settled in one
    * transaction with what follows from it (`then`): the counter or backup
    * code spent, the challenge used up, the budget reset, the session opened.
+   * `claimed`: the attempt, if the caller claimed it already (the login does).
    */
   async function checkSecondFactor(
-    { user, factor }: { user: User; factor: Factor | undefined },
+    { user, factor }: UserWithFactor,
     input: SecondFactorInput,
     context: RequestContext,
     then: { challengeHash?: string; session?: NewSession; audit?: AuditEvent[] } = {},
+    claimed?: AttemptClaim,
   ): Promise<'totp' | 'backup_code'> {
     if (factor?.status !== 'active')
       throw new ServiceError('TWO_FACTOR_NOT_ENABLED', 'two-factor authentication is not on');
     checkCodeShape(input, factor);
     const now = nowMs();
-    const claim = await store.claimAttempt(user.id, now);
+    const claim = claimed ?? (await store.claimAttempt(user.id, now));
     if (!claim.ok) {
       const retryAfterSeconds = claim.permanent ? undefined : Math.max(1, Math.ceil((claim.lockedUntil - now) / 1000));
       throw new ServiceError(
@@ -314,7 +334,7 @@ function createService(deps: ServiceDeps) {
     },
 
     async login(username: string, password: string, context: RequestContext): Promise<LoginResult> {
-      let found: { user: User; factor: Factor | undefined } | undefined;
+      let found: UserWithFactor | undefined;
       try {
         found = await store.userWithFactor({ username: normalizeUsername(username) });
       } catch {
@@ -346,16 +366,24 @@ function createService(deps: ServiceDeps) {
 
     async loginVerify(challenge: string, input: SecondFactorInput, context: RequestContext): Promise<Tokens> {
       const challengeHash = hashToken(challenge);
-      const userId = await store.claimChallenge(challengeHash, nowMs(), config.challengeMaxAttempts);
-      if (!userId)
+      const found = await store.claimLoginAttempt({
+        tokenHash: challengeHash,
+        now: nowMs(),
+        maxAttempts: config.challengeMaxAttempts,
+        digits: codeDigits(input),
+      });
+      if (!found)
         throw new ServiceError('CHALLENGE_INVALID', 'the login challenge is unknown, used, expired or out of attempts');
+      const userId = found.user.id;
       const session = newSession(userId, true);
       const method = input.code !== undefined ? 'totp' : 'backup_code';
-      await checkSecondFactor(await userWithFactor(userId), input, context, {
-        challengeHash,
-        session: session.row,
-        audit: [event('login', userId, context, { secondFactor: method })],
-      });
+      await checkSecondFactor(
+        found,
+        input,
+        context,
+        { challengeHash, session: session.row, audit: [event('login', userId, context, { secondFactor: method })] },
+        found.attempt,
+      );
       return tokensFor(session);
     },
 

@@ -121,6 +121,26 @@ const USER_COLUMNS = 'id, username, password_hash, created_at, failed_attempts, 
 const FACTOR_COLUMNS =
   'id, user_id, status, sealed_secret, algorithm, digits, period_seconds, last_counter, created_at, confirmed_at';
 
+type ClaimedRow = { failed_attempts: number; locked_until: number };
+type UserWithFactor = { user: User; factor: Factor | undefined };
+type UserWithFactorRow = UserRow & { [K in keyof FactorRow as `f_${K}`]: FactorRow[K] | null };
+/** SELECT ${USER_WITH_FACTOR} WHERE ...: a user and their factor, if any. */
+const USER_WITH_FACTOR = `${[
+  ...USER_COLUMNS.split(', ').map((c) => `u.${c}`),
+  ...FACTOR_COLUMNS.split(', ').map((c) => `f.${c} AS f_${c}`),
+].join(', ')} FROM users u LEFT JOIN totp_factors f ON f.user_id = u.id`;
+const toUserWithFactor = (row: UserWithFactorRow): UserWithFactor => ({
+  user: toUser(row),
+  factor:
+    row.f_id === null
+      ? undefined
+      : toFactor(
+          Object.fromEntries(
+            FACTOR_COLUMNS.split(', ').map((c) => [c, row[`f_${c}` as keyof typeof row]]),
+          ) as FactorRow,
+        ),
+});
+
 function isUniqueViolation(error: unknown): boolean {
   const e = error as { code?: string };
   return e.code === '23505' || e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
@@ -140,6 +160,39 @@ type Spend = { factorId: string; counter: number } | { backupCodeId: string };
 
 function createStore(db: Db, policy: BudgetPolicy) {
   const one = async <T>(sql: string, params: (string | number | null)[]) => (await db.all<T>(sql, params))[0];
+
+  // The attempt budget: claimed before a code is evaluated, so a burst cannot
+  // evaluate more than the budget. The claim that reaches the limit also sets
+  // the lock (a success lifts it again), so a crash cannot leave it unset.
+  // One UPDATE of the user's row: SET `set`, WHERE id = ... AND `open`.
+  const budgetClaim = (now: number) => ({
+    set: `failed_attempts = failed_attempts + 1,
+          locked_until = CASE WHEN failed_attempts + 1 >= budget_limit THEN ? + next_lock_ms ELSE locked_until END,
+          locked_permanently = CASE WHEN failed_attempts + 1 >= ? THEN 1 ELSE locked_permanently END,
+          next_lock_ms = CASE WHEN failed_attempts + 1 >= budget_limit
+            THEN (CASE WHEN next_lock_ms * 2 > ? THEN ? ELSE next_lock_ms * 2 END) ELSE next_lock_ms END,
+          budget_limit = CASE WHEN failed_attempts + 1 >= budget_limit THEN budget_limit + ? ELSE budget_limit END`,
+    setParams: [now, policy.permanentAfter, policy.maxLockMs, policy.maxLockMs, policy.attemptsPerLock],
+    open: 'locked_permanently = 0 AND locked_until <= ?',
+    openParams: [now],
+  });
+  const claimed = (row: ClaimedRow, now: number): AttemptClaim => ({
+    ok: true,
+    attempt: Number(row.failed_attempts),
+    locks: Number(row.locked_until) > now,
+  });
+  /** A refused claim: the lock that refused it. */
+  const lockOf = async (userId: string): Promise<AttemptClaim> => {
+    const row = await one<Pick<UserRow, 'locked_until' | 'locked_permanently'>>(
+      'SELECT locked_until, locked_permanently FROM users WHERE id = ?',
+      [userId],
+    );
+    return {
+      ok: false,
+      lockedUntil: Number(row?.locked_until ?? 0),
+      permanent: Number(row?.locked_permanently ?? 1) === 1,
+    };
+  };
   // The statements acceptSecondFactor settles in one transaction.
   const claimCounter = (userId: string, factorId: string, counter: number): Statement => ({
     sql: `UPDATE totp_factors SET last_counter = ? WHERE user_id = ? AND id = ? AND status = 'active' AND last_counter < ?`,
@@ -202,60 +255,27 @@ function createStore(db: Db, policy: BudgetPolicy) {
       return row && toUser(row);
     },
     /** A user and their factor, if any, by id or by (normalized) name, in one query. */
-    async userWithFactor(
-      by: { id: string } | { username: string },
-    ): Promise<{ user: User; factor: Factor | undefined } | undefined> {
-      const row = await one<UserRow & { [K in keyof FactorRow as `f_${K}`]: FactorRow[K] | null }>(
-        `SELECT u.id, u.username, u.password_hash, u.created_at, u.failed_attempts, u.locked_until, u.locked_permanently,
-                ${FACTOR_COLUMNS.split(', ')
-                  .map((c) => `f.${c} AS f_${c}`)
-                  .join(', ')}
-         FROM users u LEFT JOIN totp_factors f ON f.user_id = u.id WHERE ${'id' in by ? 'u.id' : 'u.username'} = ?`,
+    async userWithFactor(by: { id: string } | { username: string }): Promise<UserWithFactor | undefined> {
+      const row = await one<UserWithFactorRow>(
+        `SELECT ${USER_WITH_FACTOR} WHERE ${'id' in by ? 'u.id' : 'u.username'} = ?`,
         ['id' in by ? by.id : by.username],
       );
-      if (!row) return undefined;
-      const factor =
-        row.f_id === null
-          ? undefined
-          : toFactor(
-              Object.fromEntries(
-                FACTOR_COLUMNS.split(', ').map((c) => [c, row[`f_${c}` as keyof typeof row]]),
-              ) as FactorRow,
-            );
-      return { user: toUser(row), factor };
+      return row && toUserWithFactor(row);
     },
     async listUsers(): Promise<(User & { factor: Factor['status'] | null })[]> {
-      const rows = await db.all<UserRow & { status: Factor['status'] | null }>(
-        `SELECT u.id, u.username, u.password_hash, u.created_at, u.failed_attempts, u.locked_until,
-                u.locked_permanently, f.status FROM users u LEFT JOIN totp_factors f ON f.user_id = u.id ORDER BY u.username`,
-      );
-      return rows.map((r) => ({ ...toUser(r), factor: r.status }));
+      const rows = await db.all<UserWithFactorRow>(`SELECT ${USER_WITH_FACTOR} ORDER BY u.username`);
+      return rows.map((row) => ({ ...toUser(row), factor: row.f_status }));
     },
 
-    // The attempt budget: claimed before a code is evaluated, so a burst cannot
-    // evaluate more than the budget. The claim that reaches the limit also sets
-    // the lock (a success lifts it again), so a crash cannot leave it unset.
+    // The attempt budget (see budgetClaim)
 
     async claimAttempt(userId: string, now: number): Promise<AttemptClaim> {
-      const row = await one<{ failed_attempts: number; locked_until: number }>(
-        `UPDATE users SET
-           failed_attempts = failed_attempts + 1,
-           locked_until = CASE WHEN failed_attempts + 1 >= budget_limit THEN ? + next_lock_ms ELSE locked_until END,
-           locked_permanently = CASE WHEN failed_attempts + 1 >= ? THEN 1 ELSE locked_permanently END,
-           next_lock_ms = CASE WHEN failed_attempts + 1 >= budget_limit
-             THEN (CASE WHEN next_lock_ms * 2 > ? THEN ? ELSE next_lock_ms * 2 END) ELSE next_lock_ms END,
-           budget_limit = CASE WHEN failed_attempts + 1 >= budget_limit THEN budget_limit + ? ELSE budget_limit END
-         WHERE id = ? AND locked_permanently = 0 AND locked_until <= ?
-         RETURNING failed_attempts, locked_until`,
-        [now, policy.permanentAfter, policy.maxLockMs, policy.maxLockMs, policy.attemptsPerLock, userId, now],
+      const claim = budgetClaim(now);
+      const row = await one<ClaimedRow>(
+        `UPDATE users SET ${claim.set} WHERE id = ? AND ${claim.open} RETURNING failed_attempts, locked_until`,
+        [...claim.setParams, userId, ...claim.openParams],
       );
-      if (row) return { ok: true, attempt: Number(row.failed_attempts), locks: Number(row.locked_until) > now };
-      const user = await one<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE id = ?`, [userId]);
-      return {
-        ok: false,
-        lockedUntil: Number(user?.locked_until ?? 0),
-        permanent: Number(user?.locked_permanently ?? 1) === 1,
-      };
+      return row ? claimed(row, now) : lockOf(userId);
     },
     /**
      * A second factor passed: spends the counter or backup code (exactly one
@@ -393,15 +413,53 @@ function createStore(db: Db, policy: BudgetPolicy) {
         c.expiresAt,
       ]);
     },
-    /** Counts an attempt on a live challenge; undefined if it is used, expired, unknown or spent. */
-    async claimChallenge(tokenHash: string, now: number, maxAttempts: number): Promise<string | undefined> {
-      const row = await one<{ user_id: string }>(
-        `UPDATE login_challenges SET attempts = attempts + 1
-         WHERE token_hash = ? AND used_at IS NULL AND expires_at > ? AND attempts < ?
-         RETURNING user_id`,
-        [tokenHash, now, maxAttempts],
+    /**
+     * The login's second step before its code is looked at: counts an attempt
+     * on a live challenge (undefined if it is used, expired, unknown or out of
+     * attempts) and returns its user and factor with the account's attempt
+     * claimed, if the factor is on and takes codes of `digits` digits (null: a
+     * backup code); otherwise nothing is claimed and `attempt` is undefined.
+     * One statement on PostgreSQL (round trips are its cost); SQLite cannot
+     * update inside WITH, and its separate calls cost no round trip.
+     */
+    async claimLoginAttempt(c: {
+      tokenHash: string;
+      now: number;
+      maxAttempts: number;
+      digits: number | null;
+    }): Promise<(UserWithFactor & { attempt: AttemptClaim | undefined }) | undefined> {
+      const challenge = `UPDATE login_challenges SET attempts = attempts + 1
+                         WHERE token_hash = ? AND used_at IS NULL AND expires_at > ? AND attempts < ?
+                         RETURNING user_id`;
+      const challengeParams = [c.tokenHash, c.now, c.maxAttempts];
+      const takes = (factor: Factor | undefined) =>
+        factor?.status === 'active' && (c.digits === null || factor.digits === c.digits);
+      if (db.dialect === 'sqlite') {
+        const row = await one<{ user_id: string }>(challenge, challengeParams);
+        const found = row && (await this.userWithFactor({ id: row.user_id }));
+        if (!found) return undefined;
+        return { ...found, attempt: takes(found.factor) ? await this.claimAttempt(found.user.id, c.now) : undefined };
+      }
+      const claim = budgetClaim(c.now);
+      const row = await one<UserWithFactorRow & { [K in keyof ClaimedRow as `a_${K}`]: ClaimedRow[K] | null }>(
+        `WITH c AS (${challenge}),
+         a AS (UPDATE users SET ${claim.set}
+               WHERE id = (SELECT user_id FROM c) AND ${claim.open} AND EXISTS (
+                 SELECT 1 FROM totp_factors f
+                 WHERE f.user_id = users.id AND f.status = 'active' AND f.digits = COALESCE(?, f.digits))
+               RETURNING failed_attempts, locked_until)
+         SELECT a.failed_attempts AS a_failed_attempts, a.locked_until AS a_locked_until, ${USER_WITH_FACTOR}
+         LEFT JOIN a ON TRUE WHERE u.id = (SELECT user_id FROM c)`,
+        [...challengeParams, ...claim.setParams, ...claim.openParams, c.digits],
       );
-      return row?.user_id;
+      if (!row) return undefined;
+      const found = toUserWithFactor(row);
+      if (!takes(found.factor)) return { ...found, attempt: undefined };
+      const attempt =
+        row.a_failed_attempts === null
+          ? await lockOf(found.user.id)
+          : claimed({ failed_attempts: row.a_failed_attempts, locked_until: row.a_locked_until! }, c.now);
+      return { ...found, attempt };
     },
     // Sessions and refresh tokens
 
@@ -502,5 +560,6 @@ export type {
   Spend,
   Store,
   User,
+  UserWithFactor,
 };
 export { createStore };
