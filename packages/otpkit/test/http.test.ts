@@ -350,6 +350,24 @@ describe.each(DATABASES)('HTTP API on %s', (_name, open) => {
     expect(events.filter((e) => e.type === 'second_factor_locked').length).toBeGreaterThan(0);
   });
 
+  it('holds the budget at sign-in too: 100 wrong codes on 100 challenges, 10 evaluated; a malformed one costs nothing', async () => {
+    const { username, secret } = await withTwoFactor();
+    const malformed = await post('/api/auth/login/verify', { challenge: await challengeFor(username), code: '12345' });
+    expect(malformed.body.error.code).toBe('CODE_MALFORMED');
+    const challenges = await Promise.all(Array.from({ length: 100 }, () => challengeFor(username)));
+    const wrong = codeAt(secret, step() + 9);
+    const burst = await Promise.all(
+      challenges.map((challenge) => post('/api/auth/login/verify', { challenge, code: wrong })),
+    );
+    expect(burst.filter((r) => r.status === 401)).toHaveLength(10);
+    expect(burst.filter((r) => r.status === 429)).toHaveLength(90);
+    const right = await post('/api/auth/login/verify', {
+      challenge: await challengeFor(username),
+      code: codeAt(secret),
+    });
+    expect(right.body.error.code).toBe('SECOND_FACTOR_LOCKED');
+  });
+
   it('answers bad input with a 4xx and a coded error, never a 500', async () => {
     const { token, secret } = await withTwoFactor();
     const raw = (payload: string, contentType = 'application/json') =>

@@ -54,14 +54,14 @@ function openPostgres(url: string, options: PostgresOptions = {}): Db {
   });
   // Named statements: each connection parses and plans a statement once, then
   // reuses it (unnamed ones are planned again on every call).
-  const names = new Map<string, string>();
+  const prepared = new Map<string, { name: string; text: string }>();
   const query = async (client: pg.Pool | pg.PoolClient, sql: string, params: readonly Param[] = []) => {
-    let name = names.get(sql);
-    if (name === undefined) {
-      name = `otpkit_${names.size}`;
-      names.set(sql, name);
+    let statement = prepared.get(sql);
+    if (statement === undefined) {
+      statement = { name: `otpkit_${prepared.size}`, text: numbered(sql) };
+      prepared.set(sql, statement);
     }
-    return client.query({ name, text: numbered(sql), values: params as Param[] });
+    return client.query({ ...statement, values: params as Param[] });
   };
   return {
     dialect: 'postgres',
