@@ -6,7 +6,7 @@ CREATE TABLE users (
   username TEXT NOT NULL UNIQUE,            -- NFKC, lowercase
   password_hash TEXT NOT NULL,              -- scrypt$N$r$p$salt$hash
   created_at BIGINT NOT NULL,
-  -- The second-factor attempt budget (see service/attempts.ts).
+  -- The second-factor attempt budget (see budgetClaim in store/store.ts).
   failed_attempts INTEGER NOT NULL DEFAULT 0,
   budget_limit INTEGER NOT NULL DEFAULT 10, -- the attempt that locks next
   next_lock_ms BIGINT NOT NULL DEFAULT 900000,
