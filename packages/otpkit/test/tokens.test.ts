@@ -1,5 +1,6 @@
+import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { timeOrderedId } from '../src/service/tokens.js';
+import { createTokenSigner, timeOrderedId } from '../src/service/tokens.js';
 
 describe('timeOrderedId', () => {
   it('is a UUIDv7 carrying the time, so later ids sort after earlier ones', () => {
@@ -10,5 +11,63 @@ describe('timeOrderedId', () => {
     const ids = [at, at + 1, at + 1000, at + 86_400_000].map(timeOrderedId);
     expect([...ids].sort()).toEqual(ids);
     expect(new Set(Array.from({ length: 100 }, () => timeOrderedId(at))).size).toBe(100);
+  });
+});
+
+describe('access tokens', () => {
+  const key = new Uint8Array(32).fill(7);
+  const options = { issuer: 'otpkit-test', audience: 'otpkit-api', ttlSeconds: 900 };
+  const signer = createTokenSigner(key, options);
+  const claims = { userId: 'user-1', sessionId: 'session-1', secondFactor: true };
+  const NOW = 1_800_000_000;
+
+  /** A token made by jose itself, with some part changed. */
+  async function foreign(change: { alg?: string; typ?: string; iss?: string; aud?: string; key?: Uint8Array }) {
+    return new SignJWT({ sid: 'session-1', amr: ['pwd', 'otp'] })
+      .setProtectedHeader({ alg: change.alg ?? 'HS256', typ: change.typ ?? 'at+jwt' })
+      .setSubject('user-1')
+      .setIssuer(change.iss ?? options.issuer)
+      .setAudience(change.aud ?? options.audience)
+      .setIssuedAt(NOW)
+      .setExpirationTime(NOW + 900)
+      .sign(change.key ?? key);
+  }
+
+  it('are HS256 at+jwt tokens with the RFC 9068 claims, which jose verifies', async () => {
+    const token = await signer.sign(claims, NOW + 0.7);
+    expect(decodeProtectedHeader(token)).toEqual({ alg: 'HS256', typ: 'at+jwt' });
+    expect(decodeJwt(token)).toEqual({
+      sub: 'user-1',
+      sid: 'session-1',
+      amr: ['pwd', 'otp'],
+      iss: 'otpkit-test',
+      aud: 'otpkit-api',
+      iat: NOW,
+      exp: NOW + 900,
+    });
+    expect(await signer.verify(token, NOW + 899)).toEqual(claims);
+    expect(await signer.verify(await foreign({}), NOW)).toEqual(claims); // the same token, made by jose
+    const password = await signer.sign({ ...claims, secondFactor: false }, NOW);
+    expect((await signer.verify(password, NOW)).secondFactor).toBe(false);
+  });
+
+  it('refuses an expired, tampered, unsigned or foreign token, another algorithm, type, issuer or audience', async () => {
+    const token = await signer.sign(claims, NOW);
+    const [header, payload] = token.split('.');
+    const tampered = `${header}.${Buffer.from(JSON.stringify({ ...decodeJwt(token), sub: 'user-2' })).toString('base64url')}.${token.split('.')[2]}`;
+    const unsigned = `${Buffer.from('{"alg":"none","typ":"at+jwt"}').toString('base64url')}.${payload}.`;
+    const refused: [string, number][] = [
+      [token, NOW + 900], // expired
+      [tampered, NOW],
+      [unsigned, NOW],
+      [await foreign({ alg: 'HS512', key: new Uint8Array(64).fill(7) }), NOW],
+      [await foreign({ typ: 'JWT' }), NOW],
+      [await foreign({ iss: 'someone-else' }), NOW],
+      [await foreign({ aud: 'another-api' }), NOW],
+      [await foreign({ key: new Uint8Array(32).fill(8) }), NOW],
+    ];
+    for (const result of await Promise.allSettled(refused.map(([t, at]) => signer.verify(t, at)))) {
+      expect(result).toMatchObject({ status: 'rejected', reason: { code: 'TOKEN_INVALID' } });
+    }
   });
 });
