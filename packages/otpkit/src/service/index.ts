@@ -203,21 +203,22 @@ function createService(deps: ServiceDeps) {
     });
   }
 
+  const malformed = () => new ServiceError('CODE_MALFORMED', 'the code is not in the expected format');
+
   /** A TOTP code's number of digits (spaces dropped), or null for a backup code; CODE_MALFORMED if it is neither. */
   function codeDigits(input: SecondFactorInput): number | null {
-    const code = input.code?.replaceAll(' ', '');
-    const malformed =
-      code !== undefined
-        ? !/^[0-9]{1,10}$/.test(code)
-        : !BACKUP_CODE_SHAPE.test(input.backupCode!.replace(/[\s-]/g, '').toUpperCase());
-    if (malformed) throw new ServiceError('CODE_MALFORMED', 'the code is not in the expected format');
-    return code === undefined ? null : code.length;
+    if (input.code === undefined) {
+      if (!BACKUP_CODE_SHAPE.test(input.backupCode.replace(/[\s-]/g, '').toUpperCase())) throw malformed();
+      return null;
+    }
+    const code = input.code.replaceAll(' ', '');
+    if (!/^[0-9]{1,10}$/.test(code)) throw malformed();
+    return code.length;
   }
 
   function checkCodeShape(input: SecondFactorInput, factor: Factor): void {
     const digits = codeDigits(input);
-    if (digits !== null && digits !== factor.digits)
-      throw new ServiceError('CODE_MALFORMED', 'the code is not in the expected format');
+    if (digits !== null && digits !== factor.digits) throw malformed();
   }
 
   /**
