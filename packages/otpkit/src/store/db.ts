@@ -17,7 +17,11 @@ interface Db {
   all<T>(sql: string, params?: readonly Param[]): Promise<T[]>;
   /** How many rows a statement changed. */
   run(sql: string, params?: readonly Param[]): Promise<number>;
-  /** All or nothing: false (and nothing changed) when an expectChanges fails. */
+  /**
+   * INSERT, UPDATE or DELETE statements (no RETURNING), all or nothing: false
+   * (and nothing changed) when an expectChanges fails. Each sees the changes of
+   * the ones before it only on SQLite: on PostgreSQL they are one statement.
+   */
   batch(statements: readonly Statement[]): Promise<boolean>;
   /** Runs fn in one transaction holding a lock that other processes wait on (for migrations). */
   exclusive<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
