@@ -39,7 +39,7 @@ function kdfMs(params: typeof CHEAP_KDF): number {
   return performance.now() - start;
 }
 const DURATION_SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
-const USERS = Number(process.env.BENCH_USERS ?? 40_000); // more than a run can use at the target rate
+const USERS = Number(process.env.BENCH_USERS ?? 40_000); // each signs in once: 16 s at 2,500 req/s
 const POSTGRES_URL = process.env.OTPKIT_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const BIN = fileURLToPath(new URL('../packages/otpkit/bin/otpkit.js', import.meta.url));
 
