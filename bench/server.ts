@@ -40,6 +40,8 @@ function kdfMs(params: typeof CHEAP_KDF): number {
 }
 const DURATION_SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const USERS = Number(process.env.BENCH_USERS ?? 40_000); // each signs in once: 16 s at 2,500 req/s
+/** otpkit server processes sharing the load (and the database): more than one wants more cores than this machine's 2. */
+const SERVERS = Number(process.env.BENCH_SERVERS ?? 1);
 const POSTGRES_URL = process.env.OTPKIT_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const BIN = fileURLToPath(new URL('../packages/otpkit/bin/otpkit.js', import.meta.url));
 
@@ -152,12 +154,13 @@ interface Result {
 
 async function load(
   name: string,
-  target: { url: string; path: string; serverPid: number; databaseCpuSeconds?: () => number },
+  target: { urls: string[]; path: string; serverPids: number[]; databaseCpuSeconds?: () => number },
   bodies?: Prepared[],
 ): Promise<Result> {
   let next = 0;
+  const serversCpu = () => target.serverPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
   const before = {
-    server: cpuSeconds(target.serverPid),
+    server: serversCpu(),
     database: target.databaseCpuSeconds?.(),
     load: process.cpuUsage(),
   };
@@ -167,7 +170,8 @@ async function load(
   let lastResponse = started;
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const options: autocannon.Options = {
-      url: `${target.url}${target.path}`,
+      // autocannon spreads its connections over several urls (its types say one).
+      url: target.urls.map((url) => `${url}${target.path}`) as unknown as string,
       connections: CONNECTIONS,
       duration: DURATION_SECONDS,
       ...(bodies ? { amount: bodies.length } : {}),
@@ -196,7 +200,7 @@ async function load(
   return {
     name,
     cpuUs: {
-      server: perRequest(cpuSeconds(target.serverPid) - before.server),
+      server: perRequest(serversCpu() - before.server),
       ...(before.database === undefined
         ? {}
         : { database: perRequest(target.databaseCpuSeconds!() - before.database) }),
@@ -222,14 +226,19 @@ async function otpkitRun(
   const keys = generateKeyRingEntry({ id: 'k1' });
   const bodies = await seed(db, keys);
   await db.close();
-  // BENCH_NODE_ARGS, e.g. --cpu-prof, go to the server process.
+  // BENCH_NODE_ARGS, e.g. --cpu-prof, go to the server processes.
   const nodeArgs = process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : [];
-  const server = await start([...nodeArgs, BIN, 'serve', '--port', '0'], {
-    ...env,
-    OTPKIT_KEYS: keys,
-    OTPKIT_TOKEN_KEY: Buffer.alloc(32, 3).toString('base64url'),
-    OTPKIT_RATE_LIMIT: '0', // one client hammers from one IP: per-IP throttling would measure itself
-  });
+  const servers = await Promise.all(
+    Array.from({ length: SERVERS }, () =>
+      start([...nodeArgs, BIN, 'serve', '--port', '0'], {
+        ...env,
+        OTPKIT_KEYS: keys,
+        OTPKIT_TOKEN_KEY: Buffer.alloc(32, 3).toString('base64url'),
+        OTPKIT_RATE_LIMIT: '0', // one client hammers from one IP: per-IP throttling would measure itself
+      }),
+    ),
+  );
+  const server = servers[0]!;
   try {
     // Sign-in's first step, one at a time on the idle server: the KDF (OWASP scrypt) plus otpkit's own work.
     const post = (path: string, body: unknown) =>
@@ -255,14 +264,14 @@ async function otpkitRun(
       beyondKdfMs.push((await login({ username: CHEAP_USER, password: PASSWORD })) - kdfMs(CHEAP_KDF) - http);
     }
     const target = {
-      url: server.url,
+      urls: servers.map((s) => s.url),
       path: '/api/auth/login/verify',
-      serverPid: server.child.pid!,
+      serverPids: servers.map((s) => s.child.pid!),
       databaseCpuSeconds,
     };
     return { ...(await load(name, target, bodies)), loginMs, beyondKdfMs };
   } finally {
-    server.child.kill('SIGINT'); // a clean exit, so --cpu-prof writes its profile
+    for (const s of servers) s.child.kill('SIGINT'); // a clean exit, so --cpu-prof writes its profile
   }
 }
 
@@ -275,11 +284,11 @@ const BARE = `
 const results: Result[] = [];
 console.log(
   `bench:server: ${CONNECTIONS} connections; the bare route for ${DURATION_SECONDS} s, otpkit until each of ` +
-    `${USERS} users prepared per database has signed in once`,
+    `${USERS} users prepared per database has signed in once; ${SERVERS} otpkit server process(es)`,
 );
 
 const bare = await start(['-e', BARE], {});
-results.push(await load('bare Fastify JSON echo', { url: bare.url, path: '/echo', serverPid: bare.child.pid! }));
+results.push(await load('bare Fastify JSON echo', { urls: [bare.url], path: '/echo', serverPids: [bare.child.pid!] }));
 bare.child.kill();
 
 const dir = mkdtempSync(join(tmpdir(), 'otpkit-bench-'));
