@@ -136,7 +136,7 @@ function postgresCpuSeconds(): number {
 interface Result {
   name: string;
   /**
-   * CPU time per request of the server process, the database server
+   * CPU time per request of the server processes, the database server
    * (PostgreSQL; SQLite runs inside the server) and the load generator (this
    * process), in us: steadier than req/s on a shared machine, and together the
    * most this machine's cores can serve.

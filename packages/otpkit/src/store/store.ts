@@ -124,21 +124,18 @@ const FACTOR_COLUMNS =
 type ClaimedRow = { failed_attempts: number; locked_until: number };
 type UserWithFactor = { user: User; factor: Factor | undefined };
 type UserWithFactorRow = UserRow & { [K in keyof FactorRow as `f_${K}`]: FactorRow[K] | null };
+const FACTOR_COLUMN_NAMES = FACTOR_COLUMNS.split(', ') as (keyof FactorRow)[];
 /** SELECT ${USER_WITH_FACTOR} WHERE ...: a user and their factor, if any. */
 const USER_WITH_FACTOR = `${[
   ...USER_COLUMNS.split(', ').map((c) => `u.${c}`),
-  ...FACTOR_COLUMNS.split(', ').map((c) => `f.${c} AS f_${c}`),
+  ...FACTOR_COLUMN_NAMES.map((c) => `f.${c} AS f_${c}`),
 ].join(', ')} FROM users u LEFT JOIN totp_factors f ON f.user_id = u.id`;
 const toUserWithFactor = (row: UserWithFactorRow): UserWithFactor => ({
   user: toUser(row),
   factor:
     row.f_id === null
       ? undefined
-      : toFactor(
-          Object.fromEntries(
-            FACTOR_COLUMNS.split(', ').map((c) => [c, row[`f_${c}` as keyof typeof row]]),
-          ) as FactorRow,
-        ),
+      : toFactor(Object.fromEntries(FACTOR_COLUMN_NAMES.map((c) => [c, row[`f_${c}`]])) as FactorRow),
 });
 
 function isUniqueViolation(error: unknown): boolean {
