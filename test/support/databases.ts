@@ -94,11 +94,49 @@ async function freshPostgres(options: { migrated?: boolean } = {}): Promise<Test
   };
 }
 
+/** A database of its own, for a test that cuts connections to it; url reaches it directly. */
+interface OwnDatabase {
+  name: string;
+  url: string;
+  /** Ends every connection to it but the caller's: what a DB restart or pg_terminate_backend does. Returns how many. */
+  terminateBackends(): Promise<number>;
+  drop(): Promise<void>;
+}
+
+/** In the server at POSTGRES_URL, a fresh database (otpkit_fault_<random>), dropped with every connection to it. */
+async function freshPostgresDatabase(): Promise<OwnDatabase> {
+  const name = `otpkit_fault_${randomBytes(6).toString('hex')}`;
+  const admin = async <T>(sql: string, params: string[] = []) => {
+    const client = new pg.Client({ connectionString: POSTGRES_URL, connectionTimeoutMillis: 10_000 });
+    await client.connect();
+    try {
+      return (await client.query(sql, params)).rows as T[];
+    } finally {
+      await client.end();
+    }
+  };
+  await admin(`CREATE DATABASE ${name}`);
+  const url = new URL(POSTGRES_URL);
+  url.pathname = `/${name}`;
+  return {
+    name,
+    url: url.href,
+    terminateBackends: async () =>
+      (
+        await admin<{ ended: boolean }>(
+          'SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+          [name],
+        )
+      ).filter((row) => row.ended).length,
+    drop: async () => void (await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)),
+  };
+}
+
 /** Each database the contract suites run against; PostgreSQL only where it answers. */
 const DATABASES: [name: string, open: () => Promise<TestDb>][] = [
   ['SQLite', freshSqlite],
   ...(hasPostgres ? [['PostgreSQL', () => freshPostgres()] as [string, () => Promise<TestDb>]] : []),
 ];
 
-export type { TestDb };
-export { DATABASES, freshPostgres, freshSqlite, hasPostgres, POSTGRES_URL };
+export type { OwnDatabase, TestDb };
+export { DATABASES, freshPostgres, freshPostgresDatabase, freshSqlite, hasPostgres, POSTGRES_URL };

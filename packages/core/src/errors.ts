@@ -24,8 +24,8 @@ type OtpkitErrorCode =
 class OtpkitError extends Error {
   readonly code: OtpkitErrorCode;
 
-  constructor(code: OtpkitErrorCode, message: string) {
-    super(message);
+  constructor(code: OtpkitErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'OtpkitError';
     this.code = code;
   }

@@ -50,7 +50,7 @@ export type { BackupCodeResult } from './vault/backup-codes.js';
 export { BACKUP_CODE_ALPHABET, checkBackupCode, generateBackupCodes, hashBackupCode } from './vault/backup-codes.js';
 export type { Enrollment, EnrollmentJson, EnrollmentParameters, VaultOptions } from './vault/enrollment.js';
 export { createEnrollment, openEnrollment } from './vault/enrollment.js';
-export type { KeyRing } from './vault/keyring.js';
+export type { Aead, AeadFactory, KeyRing, KeyRingOptions } from './vault/keyring.js';
 export { generateKeyRingEntry, parseKeyRing } from './vault/keyring.js';
 export type { Opened, SealOptions } from './vault/seal.js';
 export { openSecret, sealSecret } from './vault/seal.js';

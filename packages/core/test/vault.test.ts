@@ -203,6 +203,60 @@ describe('backup codes', () => {
     // Once k1 leaves the ring, its hashes cannot match any more.
     expect(checkBackupCode(await parseKeyRing(K2), first, stored)).toEqual({ ok: false, reason: 'wrong' });
   });
+
+  it('reject, never throw, on stored values they cannot read, and still find a good one among them', async () => {
+    const ring = await parseKeyRing(K1);
+    const [code] = generateBackupCodes({ count: 1 }) as [string];
+    const good = hashBackupCode(ring, code);
+    const hash = good.slice('v1.k1.'.length);
+    const unreadable: unknown[] = [
+      null,
+      undefined,
+      42,
+      Number.NaN,
+      true,
+      {},
+      [],
+      ['v1', 'k1', hash],
+      { toString: () => good },
+      new String(good),
+      '',
+      '.',
+      'v1',
+      'v1..',
+      'v1...',
+      'v1.k1.',
+      'v1.k1.!!!',
+      `v1.k1.${hash}.`,
+      `v2.k1.${hash}`,
+      `V1.k1.${hash}`,
+      `v1.k9.${hash}`,
+      `v1..${hash}`,
+      `v1.k1.${hash.slice(0, -2)}`,
+      `v1.k1.${hash}AA`,
+      `v1.k1.${base64UrlEncode(new Uint8Array(0))}`,
+      `v1.k1.${hash}`.padEnd(100_000, 'A'),
+    ];
+    expect(checkBackupCode(ring, code, unreadable as string[])).toEqual({ ok: false, reason: 'wrong' });
+    expect(checkBackupCode(ring, code, [...unreadable, good] as string[])).toEqual({
+      ok: true,
+      index: unreadable.length,
+    });
+    for (const stored of [null, undefined, good, 42, {}, { length: 1, 0: good }, new Set([good])]) {
+      expect(checkBackupCode(ring, code, stored as unknown as string[]), String(stored)).toEqual({
+        ok: false,
+        reason: 'wrong',
+      });
+      expect(checkBackupCode(ring, 'ABC', stored as unknown as string[])).toEqual({ ok: false, reason: 'malformed' });
+    }
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.anything(), fc.string(), fc.constant(good))), (stored) => {
+        const result = checkBackupCode(ring, code, stored as string[]);
+        const index = stored.indexOf(good);
+        expect(result).toEqual(index >= 0 ? { ok: true, index } : { ok: false, reason: 'wrong' });
+      }),
+    );
+  });
 });
 
 describe('enrollments', () => {

@@ -3,12 +3,12 @@
 // database dump and the logs, looking for anything secret.
 
 import { execFileSync } from 'node:child_process';
+import { connect } from 'node:net';
 import { base32Decode, createHotp } from '@otpkit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DATABASES, POSTGRES_URL, type TestDb } from '../../../test/support/databases.js';
+import { DATABASES, freshSqlite, POSTGRES_URL, type TestDb } from '../../../test/support/databases.js';
+import { apiClient, PASSWORD } from './api.js';
 import { startServer, type TestServer } from './server.js';
-
-const PASSWORD = 'correct horse battery staple';
 
 describe.each(DATABASES)('HTTP API on %s', (_name, open) => {
   let t: TestDb;
@@ -25,50 +25,7 @@ describe.each(DATABASES)('HTTP API on %s', (_name, open) => {
     await t.drop();
   });
 
-  async function call(method: 'GET' | 'POST', url: string, body?: unknown, token?: string) {
-    const response = await s.app.inject({
-      method,
-      url,
-      ...(body === undefined ? {} : { payload: body as object }),
-      headers: token ? { authorization: `Bearer ${token}` } : {},
-    });
-    const json = response.body ? JSON.parse(response.body) : undefined;
-    for (const key of ['accessToken', 'refreshToken', 'challenge', 'secret']) if (json?.[key]) secrets.add(json[key]);
-    if (json?.tokens)
-      for (const v of Object.values(json.tokens)) if (typeof v === 'string' && v.length > 20) secrets.add(v);
-    if (json?.backupCodes) for (const c of json.backupCodes) secrets.add(c);
-    return { status: response.statusCode, body: json, headers: response.headers };
-  }
-  const post = (url: string, body?: unknown, token?: string) => call('POST', url, body ?? {}, token);
-  const get = (url: string, token?: string) => call('GET', url, undefined, token);
-
-  const step = () => Math.floor(s.clock.now() / 1000 / 30);
-  function codeAt(secret: string, counter = step()) {
-    const code = createHotp({ secret: base32Decode(secret) }).generate(counter);
-    secrets.add(code);
-    return code;
-  }
-
-  let counter = 0;
-  async function signUp(): Promise<{ username: string; token: string }> {
-    const username = `user${++counter}-${Math.random().toString(36).slice(2, 8)}`;
-    expect((await post('/api/auth/register', { username, password: PASSWORD })).status).toBe(201);
-    const login = await post('/api/auth/login', { username, password: PASSWORD });
-    expect(login.body.status).toBe('authenticated');
-    return { username, token: login.body.tokens.accessToken };
-  }
-  async function withTwoFactor() {
-    const user = await signUp();
-    const { secret } = (await post('/api/totp/enroll', {}, user.token)).body;
-    const { backupCodes } = (await post('/api/totp/confirm', { code: codeAt(secret) }, user.token)).body;
-    s.clock.advance(30_000); // the confirming code is spent; the next step's is fresh
-    return { ...user, secret: secret as string, backupCodes: backupCodes as string[] };
-  }
-  async function challengeFor(username: string): Promise<string> {
-    const login = await post('/api/auth/login', { username, password: PASSWORD });
-    expect(login.body.status).toBe('second_factor_required');
-    return login.body.challenge;
-  }
+  const { post, get, step, codeAt, signUp, withTwoFactor, challengeFor, challengesFor } = apiClient(() => s, secrets);
 
   it('registers, refusing taken and invalid names and short passwords', async () => {
     const r = await post('/api/auth/register', { username: '  Ada.Lovelace@Example.com ', password: PASSWORD });
@@ -316,7 +273,7 @@ describe.each(DATABASES)('HTTP API on %s', (_name, open) => {
 
   it('holds exactly once under races: one code by 50 parallel logins, one backup code by 30', async () => {
     const { username, secret, backupCodes } = await withTwoFactor();
-    const challenges = await Promise.all(Array.from({ length: 50 }, () => challengeFor(username)));
+    const challenges = await challengesFor(username, 50);
     const code = codeAt(secret);
     const results = await Promise.all(
       challenges.map((challenge) => post('/api/auth/login/verify', { challenge, code })),
@@ -330,7 +287,7 @@ describe.each(DATABASES)('HTTP API on %s', (_name, open) => {
     // Losers that claimed after the winner reset the budget count again, so the
     // race may end with the account locked for 15 minutes: wait that out.
     s.clock.advance(15 * 60_000);
-    const more = await Promise.all(Array.from({ length: 30 }, () => challengeFor(username)));
+    const more = await challengesFor(username, 30);
     const uses = await Promise.all(
       more.map((challenge) => post('/api/auth/login/verify', { challenge, backupCode: backupCodes[5] })),
     );
@@ -354,7 +311,7 @@ describe.each(DATABASES)('HTTP API on %s', (_name, open) => {
     const { username, secret } = await withTwoFactor();
     const malformed = await post('/api/auth/login/verify', { challenge: await challengeFor(username), code: '12345' });
     expect(malformed.body.error.code).toBe('CODE_MALFORMED');
-    const challenges = await Promise.all(Array.from({ length: 100 }, () => challengeFor(username)));
+    const challenges = await challengesFor(username, 100);
     const wrong = codeAt(secret, step() + 9);
     const burst = await Promise.all(
       challenges.map((challenge) => post('/api/auth/login/verify', { challenge, code: wrong })),
@@ -390,6 +347,37 @@ describe.each(DATABASES)('HTTP API on %s', (_name, open) => {
     expect((await post('/api/totp/validate', { code: fullWidth }, token)).body.error.code).toBe('CODE_MALFORMED');
     expect((await post('/api/totp/validate', { code: 123456 }, token)).body.error.code).toBe('INPUT_INVALID');
     expect((await get('/api/nothing')).body.error.code).toBe('NOT_FOUND');
+  });
+
+  it('refuses usernames with control or invisible characters (zero-width, bidi overrides)', async () => {
+    for (const username of ['ad\u200bmin', 'ad\u202emin', 'ad\u2066min', 'ad\u0007min', 'ad\u00admin', 'ad\ufeffmin']) {
+      const r = await post('/api/auth/register', { username, password: PASSWORD });
+      expect(r.status, JSON.stringify(username)).toBe(400);
+      expect(r.body.error.code).toBe('INPUT_INVALID');
+    }
+    expect((await post('/api/auth/register', { username: 'zoë.ñandú@example.com', password: PASSWORD })).status).toBe(
+      201,
+    );
+  });
+
+  it('tells caches to keep nothing that carries a token, a secret or codes; security headers everywhere', async () => {
+    const { token, refreshToken } = await signUp();
+    const responses = [
+      await post('/api/auth/refresh', { refreshToken }),
+      await post('/api/totp/enroll', {}, token),
+      await get('/api/auth/me', token),
+      await post('/api/auth/login', { username: 'nobody', password: PASSWORD }),
+    ];
+    for (const r of responses) expect(r.headers['cache-control']).toBe('no-store');
+    for (const url of ['/docs/', '/docs/json', '/', '/api/auth/me']) {
+      const r = await s.app.inject({ method: 'GET', url });
+      expect(r.headers['x-content-type-options'], url).toBe('nosniff');
+      expect(r.headers['x-frame-options'], url).toBe('DENY');
+      expect(r.headers['referrer-policy'], url).toBe('no-referrer');
+    }
+    const docs = await s.app.inject({ method: 'GET', url: '/docs/static/index.html' });
+    expect(docs.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+    expect(docs.headers['content-security-policy']).not.toMatch(/https?:/);
   });
 
   it('serves health, an OpenAPI document and a docs page', async () => {
@@ -431,6 +419,38 @@ describe.each(DATABASES)('HTTP API on %s', (_name, open) => {
         expect(found(dump), 'dump').toBe(false);
         expect(found(logs), 'logs').toBe(false);
       }
+    }
+  });
+});
+
+describe('requests Node cannot parse', () => {
+  it('answer a header too large (431) and broken framing (400) in the coded error shape', async () => {
+    const t = await freshSqlite();
+    const s = await startServer(t);
+    try {
+      const address = await s.app.listen({ port: 0, host: '127.0.0.1' });
+      const { port } = new URL(address);
+      const raw = (request: string) =>
+        new Promise<string>((resolve, reject) => {
+          const socket = connect({ port: Number(port), host: '127.0.0.1' }, () => socket.end(request));
+          let answer = '';
+          socket.on('data', (chunk) => {
+            answer += chunk;
+          });
+          socket.on('close', () => resolve(answer));
+          socket.on('error', reject);
+        });
+      const tooLarge = await raw(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+      expect(tooLarge).toMatch(/^HTTP\/1\.1 431 /);
+      expect(JSON.parse(tooLarge.slice(tooLarge.indexOf('\r\n\r\n') + 4)).error.code).toBe('HEADERS_TOO_LARGE');
+      const broken = await raw(
+        'GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+      );
+      expect(broken).toMatch(/^HTTP\/1\.1 400 /);
+      expect(JSON.parse(broken.slice(broken.indexOf('\r\n\r\n') + 4)).error.code).toBe('REQUEST_MALFORMED');
+    } finally {
+      await s.close();
+      await t.drop();
     }
   });
 });

@@ -3,7 +3,7 @@
 // production key check, and the admin commands.
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,18 +67,112 @@ describe('otpkit serve', () => {
     }
   });
 
-  it('refuses to start in production without keys in the environment', () => {
-    const cwd = mkdtempSync(join(tmpdir(), 'otpkit-prod-'));
+  it.each(['production', 'Production', ' PRODUCTION '])(
+    'refuses to start in production (NODE_ENV=%j) without keys in the environment',
+    (nodeEnv) => {
+      const cwd = mkdtempSync(join(tmpdir(), 'otpkit-prod-'));
+      try {
+        const result = spawnSync(process.execPath, [BIN, 'serve', '--port', '0'], {
+          cwd,
+          env: { PATH: process.env.PATH ?? '', NODE_ENV: nodeEnv },
+          encoding: 'utf8',
+        });
+        expect(result.status).toBe(2);
+        expect(result.stderr).toContain('OTPKIT_KEYS must be set when NODE_ENV=production');
+        expect(existsSync(join(cwd, 'data'))).toBe(false);
+      } finally {
+        rmSync(cwd, { recursive: true, force: true });
+      }
+    },
+  );
+
+  it('refuses a token key that is not base64url of 32 bytes or more', async () => {
+    const t = await freshSqlite();
     try {
-      const result = spawnSync(process.execPath, [BIN, 'serve', '--port', '0'], {
-        cwd,
-        env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production' },
+      for (const bad of ['c2hvcnQ', `${'A'.repeat(40)}!!!!`, `${'A'.repeat(42)} ${'A'.repeat(3)}`]) {
+        await expect(startServer(t, { OTPKIT_TOKEN_KEY: bad })).rejects.toThrow(
+          'OTPKIT_TOKEN_KEY must be base64url of at least 32 bytes',
+        );
+      }
+    } finally {
+      await t.drop();
+    }
+  });
+
+  it('refuses to start (exit 1, one line) when stored secrets or backup codes need a key the ring lacks, or a ring key is wrong', async () => {
+    const t = await freshSqlite();
+    const k1 = generateKeyRingEntry({ id: 'k1' });
+    const k2 = generateKeyRingEntry({ id: 'k2' });
+    const tokenKey = Buffer.alloc(32, 3).toString('base64url');
+    const start = (keys: string) => startServer(t, { OTPKIT_KEYS: keys, OTPKIT_TOKEN_KEY: tokenKey });
+    const first = await start(k1);
+    const { id } = await first.service.register('gil', 'correct horse battery staple', { ip: null });
+    const { secret } = await first.service.enroll(host(id), { ip: null });
+    const totp = createTotp({ secret: base32Decode(secret) });
+    await first.service.confirm(host(id), totp.generate(first.clock.now() / 1000), { ip: null });
+    await first.close();
+    try {
+      await expect(start(k2)).rejects.toThrow('1 stored secrets are sealed under the key k1, which the key ring lacks');
+      await expect(start(generateKeyRingEntry({ id: 'k1' }))).rejects.toThrow(
+        'the key k1 in the key ring does not open the secrets sealed under k1',
+      );
+      // The binary: one line on stderr, exit status 1, no stack.
+      const migrate = spawnSync(process.execPath, [BIN, 'migrate'], {
+        env: { PATH: process.env.PATH ?? '', ...envFor(t, k2, tokenKey) },
         encoding: 'utf8',
       });
-      expect(result.status).toBe(2);
-      expect(result.stderr).toContain('OTPKIT_KEYS must be set when NODE_ENV=production');
+      expect(migrate.status).toBe(1);
+      expect(migrate.stderr).toBe(
+        'otpkit: OTPKIT_KEYS: 1 stored secrets are sealed under the key k1, which the key ring lacks\n',
+      );
+
+      // Rotation reseals the secret; the backup codes still need k1, and keys rotate says so.
+      const rotating = await start(`${k2},${k1}`);
+      const rotated = await admin(['keys', 'rotate'], {
+        service: rotating.service,
+        applied: [],
+        close: rotating.close,
+      });
+      expect(rotated.stdout).toBe(
+        'checked 1 secrets, resealed 1 under the current key\n' +
+          'key k1: the unused backup codes of 1 users still depend on it; keep it in OTPKIT_KEYS until they make new codes\n',
+      );
+      // New backup codes (the user's own doing) free k1.
+      rotating.clock.advance(30_000); // past the step whose code confirmed
+      await rotating.service.rotateBackupCodes(host(id), totp.generate(rotating.clock.now() / 1000), { ip: null });
+      await rotating.close();
+      await (await start(k2)).close();
     } finally {
-      rmSync(cwd, { recursive: true, force: true });
+      await t.drop();
+    }
+  });
+
+  it('refuses a ring that drops a key unused backup codes still need', async () => {
+    const t = await freshSqlite();
+    const k1 = generateKeyRingEntry({ id: 'k1' });
+    const k2 = generateKeyRingEntry({ id: 'k2' });
+    const tokenKey = Buffer.alloc(32, 4).toString('base64url');
+    const start = (keys: string) => startServer(t, { OTPKIT_KEYS: keys, OTPKIT_TOKEN_KEY: tokenKey });
+    const first = await start(k1);
+    const { id } = await first.service.register('hal', 'correct horse battery staple', { ip: null });
+    const { secret } = await first.service.enroll(host(id), { ip: null });
+    await first.service.confirm(
+      host(id),
+      createTotp({ secret: base32Decode(secret) }).generate(first.clock.now() / 1000),
+      {
+        ip: null,
+      },
+    );
+    await first.close();
+    const rotating = await start(`${k2},${k1}`);
+    await rotating.service.rotateKeys();
+    await rotating.close();
+    try {
+      await expect(start(k2)).rejects.toThrow(
+        'the unused backup codes of 1 users are hashed under the key k1, which the key ring lacks',
+      );
+    } finally {
+      await t.drop();
     }
   });
 
@@ -116,27 +210,30 @@ describe('otpkit serve', () => {
   );
 });
 
-describe('admin commands', () => {
-  async function admin(argv: string[], opened: Opened) {
-    let stdout = '';
-    let stderr = '';
-    const status = await runCli(argv, {
-      stdout: (data) => {
-        stdout += String(data);
-      },
-      stderr: (text) => {
-        stderr += text;
-      },
-      stdoutIsTerminal: true,
-      writePrivateFile: async () => undefined,
-      nowSeconds: () => 0,
-      readStdin: async () => '',
-      openService: async () => ({ ...opened, close: async () => undefined }),
-      serve: async () => '',
-    });
-    return { status, stdout, stderr };
-  }
+async function admin(argv: string[], opened: Opened) {
+  let stdout = '';
+  let stderr = '';
+  const status = await runCli(argv, {
+    stdout: (data) => {
+      stdout += String(data);
+    },
+    stderr: (text) => {
+      stderr += text;
+    },
+    stdoutIsTerminal: true,
+    writePrivateFile: async () => undefined,
+    nowSeconds: () => 0,
+    readStdin: async () => '',
+    openService: async () => ({ ...opened, close: async () => undefined }),
+    serve: async () => '',
+  });
+  return { status, stdout, stderr };
+}
 
+/** A user acting through an embedding app, which vouches for them (no otpkit session). */
+const host = (userId: string) => ({ userId, sessionId: null, amr: null });
+
+describe('admin commands', () => {
   it('lists users, unlocks, resets 2FA, rotates keys and migrates', async () => {
     const t = await freshSqlite();
     const s = await startServer(t);
@@ -144,10 +241,14 @@ describe('admin commands', () => {
     try {
       await s.service.register('carol', 'correct horse battery staple', { ip: null });
       const user = (await s.store.userByName('carol'))!;
-      const { secret } = await s.service.enroll(user.id, { ip: null });
-      await s.service.confirm(user.id, createTotp({ secret: base32Decode(secret) }).generate(s.clock.now() / 1000), {
-        ip: null,
-      });
+      const { secret } = await s.service.enroll(host(user.id), { ip: null });
+      await s.service.confirm(
+        host(user.id),
+        createTotp({ secret: base32Decode(secret) }).generate(s.clock.now() / 1000),
+        {
+          ip: null,
+        },
+      );
       for (let i = 0; i < 10; i++) await s.store.claimAttempt(user.id, s.clock.now());
 
       expect((await admin(['users', 'list'], opened)).stdout).toMatch(
@@ -162,7 +263,7 @@ describe('admin commands', () => {
       expect(rotated.stderr).toContain('[##############################] 1/1');
 
       expect((await admin(['users', 'reset-2fa', 'carol'], opened)).status).toBe(0);
-      expect((await s.service.status(user.id)).enabled).toBe(false);
+      expect((await s.service.status(host(user.id))).enabled).toBe(false);
       expect((await admin(['migrate'], opened)).stdout).toBe('the database is up to date\n');
       expect((await admin(['users', 'delete', 'carol'], opened)).status).toBe(2);
     } finally {
@@ -178,7 +279,7 @@ describe('admin commands', () => {
     const before = await startServer(t, { OTPKIT_KEYS: oldKey, OTPKIT_TOKEN_KEY: tokenKey });
     for (const name of ['dan', 'eve', 'fay']) {
       const { id } = await before.service.register(name, 'correct horse battery staple', { ip: null });
-      await before.service.enroll(id, { ip: null });
+      await before.service.enroll(host(id), { ip: null });
     }
     await before.close();
     const after = await startServer(t, {
@@ -186,8 +287,8 @@ describe('admin commands', () => {
       OTPKIT_TOKEN_KEY: tokenKey,
     });
     try {
-      expect(await after.service.rotateKeys()).toEqual({ checked: 3, resealed: 3 });
-      expect(await after.service.rotateKeys()).toEqual({ checked: 3, resealed: 0 });
+      expect(await after.service.rotateKeys()).toEqual({ checked: 3, resealed: 3, backupCodesOnOldKeys: [] });
+      expect(await after.service.rotateKeys()).toEqual({ checked: 3, resealed: 0, backupCodesOnOldKeys: [] });
       for (const f of await after.store.factorsAfter('', 10)) expect(f.sealedSecret.startsWith('v1.k2.')).toBe(true);
     } finally {
       await after.close();

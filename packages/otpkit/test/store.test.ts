@@ -5,7 +5,14 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATABASES, freshPostgres, hasPostgres, type TestDb } from '../../../test/support/databases.js';
 import { migrate, migrations } from '../src/store/migrate.js';
-import { type BudgetPolicy, createStore, type NewSession, type Spend, type Store } from '../src/store/store.js';
+import {
+  type AttemptClaim,
+  type BudgetPolicy,
+  createStore,
+  type NewSession,
+  type Spend,
+  type Store,
+} from '../src/store/store.js';
 
 const POLICY: BudgetPolicy = {
   attemptsPerLock: 10,
@@ -13,6 +20,7 @@ const POLICY: BudgetPolicy = {
   maxLockMs: 24 * 3_600_000,
   permanentAfter: 100,
 };
+const PASSWORDS = { limit: 3, windowMs: 60_000 };
 const NOW = 1_750_000_000_000;
 
 // better-sqlite3 waits for a lock by blocking its thread, so two SQLite
@@ -35,7 +43,7 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
   let store: Store;
   beforeAll(async () => {
     t = await open();
-    store = createStore(t.db, POLICY);
+    store = createStore(t.db, POLICY, PASSWORDS);
   });
   afterAll(() => t.drop());
 
@@ -57,6 +65,7 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
   const pendingFactor = (userId: string, id: string = randomUUID(), sealedSecret = 's') => ({
     id,
     userId,
+    sessionId: null,
     sealedSecret,
     algorithm: 'SHA-1',
     digits: 6,
@@ -127,10 +136,11 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
   const session = (id: string, userId: string, expiresAt = NOW + 1000): NewSession => ({
     id,
     userId,
-    secondFactor: true,
+    amr: ['pwd', 'otp'],
     tokenHash: `${id}-r1`,
     now: NOW,
     expiresAt,
+    sessionExpiresAt: NOW + 100_000,
   });
 
   it('spends a counter for exactly one of 50 racing callers, and never an older one', async () => {
@@ -226,7 +236,7 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
     const winner = [6, 7, 8, 9, 10][uses.indexOf(true)]!;
     expect((await store.factor(userId))?.lastCounter).toBe(winner);
     for (const counter of [6, 7, 8, 9, 10]) {
-      expect(await store.sessionActive(`s${counter}-${userId}`)).toBe(counter === winner);
+      expect((await store.liveSession(`s${counter}-${userId}`, NOW)) !== undefined).toBe(counter === winner);
     }
     expect(await claimLogin(`d-${userId}`)).toBeUndefined(); // used
   });
@@ -267,7 +277,7 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
     );
     expect(rotations.filter((r) => r.status === 'ok')).toHaveLength(1);
     expect(rotations.filter((r) => r.status === 'reused')).toHaveLength(2);
-    expect(await store.sessionActive(`s-${userId}`)).toBe(false);
+    expect((await store.liveSession(`s-${userId}`, NOW)) !== undefined).toBe(false);
     const winner = ['a', 'b', 'c'][rotations.findIndex((r) => r.status === 'ok')];
     expect(
       (await store.useRefreshToken(`r2${winner}-${userId}`, { tokenHash: 'x', now: NOW, expiresAt: NOW + 1000 }))
@@ -285,7 +295,84 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
       (await store.useRefreshToken(`e-${userId}-r1`, { tokenHash: `e2-${userId}`, now: NOW + 10, expiresAt: NOW + 20 }))
         .status,
     ).toBe('invalid');
-    expect(await store.sessionActive(`e-${userId}`)).toBe(true);
+    expect((await store.liveSession(`e-${userId}`, NOW)) !== undefined).toBe(true);
+  });
+
+  it('prunes what has expired, at most `limit` rows of each kind a run, and nothing live', async () => {
+    const userId = await user();
+    const later = NOW + 10_000_000;
+    for (let i = 0; i < 5; i++) {
+      await store.createChallenge({ tokenHash: `old-c${i}-${userId}`, userId, now: NOW, expiresAt: NOW + i });
+      await store.createSession({ ...session(`old-s${i}-${userId}`, userId), sessionExpiresAt: NOW + i });
+    }
+    await store.createChallenge({ tokenHash: `live-c-${userId}`, userId, now: NOW, expiresAt: later + 1 });
+    await store.createSession({ ...session(`live-s-${userId}`, userId, later + 1), sessionExpiresAt: later + 1 });
+    let removed = 0;
+    for (let run = 0; run < 10; run++) {
+      const n = await store.prune(later, 2);
+      expect(n).toBeLessThanOrEqual(6); // 2 of each of three kinds
+      removed += n;
+      if (n === 0) break;
+    }
+    expect(removed).toBeGreaterThanOrEqual(15); // 5 challenges, 5 sessions, their 5 refresh tokens
+    expect((await store.liveSession(`live-s-${userId}`, later)) !== undefined).toBe(true);
+    expect(await claimLogin(`live-c-${userId}`, { now: later })).toBeDefined();
+    expect(await claimLogin(`old-c0-${userId}`, { now: NOW - 1 })).toBeUndefined(); // gone, not just expired
+  });
+
+  it('claims password attempts before the KDF: the limit holds for a burst, a refund gives one back, the window ends', async () => {
+    const userId = await user();
+    const claims = await Promise.all(Array.from({ length: 10 }, () => store.claimPasswordAttempt(userId, NOW)));
+    expect(claims.filter((c) => c.ok)).toHaveLength(PASSWORDS.limit);
+    expect(claims.find((c) => !c.ok)).toEqual({ ok: false, retryAt: NOW + PASSWORDS.windowMs });
+    await store.refundPasswordAttempt(userId);
+    expect((await store.claimPasswordAttempt(userId, NOW + 1)).ok).toBe(true);
+    expect((await store.claimPasswordAttempt(userId, NOW + 2)).ok).toBe(false);
+    expect((await store.claimPasswordAttempt(userId, NOW + PASSWORDS.windowMs)).ok).toBe(true); // a new window
+  });
+
+  it('refunds a claimed second-factor attempt exactly, lifting the lock (or permanent lock) it set', async () => {
+    const userId = await user();
+    const claims: AttemptClaim[] = [];
+    for (let i = 0; i < 10; i++) claims.push(await store.claimAttempt(userId, NOW));
+    expect(claims[9]).toEqual({ ok: true, attempt: 10, locks: true });
+    expect((await store.claimAttempt(userId, NOW)).ok).toBe(false);
+    await store.refundAttempt(userId);
+    expect(await store.userById(userId)).toMatchObject({ failedAttempts: 9, lockedUntil: 0 });
+    expect(await store.claimAttempt(userId, NOW)).toEqual({ ok: true, attempt: 10, locks: true });
+    // The second lock is twice the first; the hundredth wrong code locks for good.
+    const second = NOW + POLICY.firstLockMs;
+    for (let i = 11; i <= 20; i++) await store.claimAttempt(userId, second);
+    expect((await store.userById(userId))?.lockedUntil).toBe(second + 2 * POLICY.firstLockMs);
+    let at = second;
+    while (((await store.userById(userId))?.failedAttempts ?? 0) < POLICY.permanentAfter) {
+      at = Math.max(at + 1, (await store.userById(userId))!.lockedUntil);
+      await store.claimAttempt(userId, at);
+    }
+    expect(await store.userById(userId)).toMatchObject({ lockedPermanently: true });
+    await store.refundAttempt(userId);
+    expect(await store.userById(userId)).toMatchObject({ lockedPermanently: false, failedAttempts: 99 });
+  });
+
+  it('tells which key ids stored secrets and unused backup codes depend on, also ids outside the ring', async () => {
+    const userId = await user();
+    const factorId = randomUUID();
+    await store.putPendingFactor(pendingFactor(userId, factorId, 'v1.K_x-1.nonce.body'));
+    await store.activateFactor({
+      userId,
+      factorId,
+      counter: 1,
+      codeHashes: ['v1.kOld.h1', 'v1.k_2.h2', 'v1.k_2.h3'],
+      ids: [randomUUID(), randomUUID(), randomUUID()],
+      now: NOW,
+    });
+    const usage = await store.keyUsage(['k_2', 'k%']);
+    expect(usage.secrets.get('K_x-1')).toBe(1);
+    expect(usage.secrets.get('k%')).toBe(0);
+    expect(usage.backupCodeUsers.get('kOld')).toBeGreaterThanOrEqual(1);
+    expect(usage.backupCodeUsers.get('k_2')).toBeGreaterThanOrEqual(1);
+    expect((await store.factorSealedBy('K_x-1'))?.id).toBe(factorId);
+    expect(await store.factorSealedBy('k_x-1')).toBeUndefined(); // case matters
   });
 
   it('stores audit events', async () => {

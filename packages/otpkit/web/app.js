@@ -100,6 +100,15 @@ function words(error) {
       return `Too many requests. Try again in ${wait(error.retryAfter)}.`;
     case 'CREDENTIALS_INVALID':
       return 'Wrong username or password.';
+    case 'LOGIN_THROTTLED':
+      return `Too many wrong passwords for this account. Try again in ${wait(error.retryAfter)}.`;
+    case 'SERVER_BUSY':
+    case 'DATABASE_UNAVAILABLE':
+      return 'The server is busy right now. Try again in a moment.';
+    case 'SECOND_FACTOR_REQUIRED':
+      return 'Sign in again with your code to change two-factor settings.';
+    case 'ENROLLMENT_NOT_STARTED':
+      return 'Setup was started again in another window or device. Start setup again here.';
     case 'USERNAME_TAKEN':
       return 'That username is taken. Pick another.';
     case 'CHALLENGE_INVALID':

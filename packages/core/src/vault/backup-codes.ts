@@ -20,6 +20,8 @@ const DEFAULT_BACKUP_CODES = 10;
 const MAX_BACKUP_CODES = 100;
 /** Longer input is malformed unread: a code with every separator doubled is shorter. */
 const MAX_INPUT_LENGTH = 64;
+/** A stored hash is at most 80 characters (a 32-character key id, 44 of base64); longer ones are skipped unread. */
+const MAX_STORED_LENGTH = 128;
 // Bytes at or above this are redrawn, so every symbol is equally likely.
 const REJECT_FROM = 256 - (256 % BACKUP_CODE_ALPHABET.length);
 
@@ -77,14 +79,20 @@ function hashBackupCode(ring: KeyRing, code: string): string {
 /**
  * Checks typed input (any case, spaces, hyphens) against the stored hashes
  * and says which one matched, so the store can consume exactly that one in
- * one conditional update. Every hash is compared, in constant time.
+ * one conditional update. Every hash is compared, in constant time. A stored
+ * value it cannot read (not a string, another version, a key the ring lacks,
+ * bad base64, a wrong length, or `stored` not an array) never matches and
+ * never throws.
  */
 function checkBackupCode(ring: KeyRing, input: string, stored: readonly string[]): BackupCodeResult {
   const symbols = normalize(input);
   if (symbols === undefined) return { ok: false, reason: 'malformed' };
+  // Stored values come from a database row: read them as untrusted data.
+  const entries: readonly unknown[] = Array.isArray(stored) ? stored : [];
   const digests = new Map<string, Uint8Array | undefined>();
   let found = -1;
-  for (const [index, entry] of stored.entries()) {
+  for (const [index, entry] of entries.entries()) {
+    if (typeof entry !== 'string' || entry.length > MAX_STORED_LENGTH) continue;
     const parts = entry.split('.');
     if (parts.length !== 3 || parts[0] !== 'v1') continue;
     const keyId = parts[1]!;

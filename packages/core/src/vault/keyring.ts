@@ -1,5 +1,8 @@
 // The key ring: named 256-bit master keys, the first one current. Each master
 // key yields two subkeys, one to seal secrets and one to hash backup codes.
+// Sealing goes through an AEAD interface: WebCrypto's AES-256-GCM by default,
+// or the caller's, e.g. node:crypto's, which runs on the calling thread
+// instead of queueing on libuv's thread pool behind password hashing.
 
 import { base64Decode, base64UrlEncode } from '../encoding.js';
 import { OtpkitError } from '../errors.js';
@@ -13,10 +16,30 @@ const MASTER_KEY_BYTES = 32;
 const KEY_ID_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
 /** A ring is a handful of keys being rotated, not a database. */
 const MAX_KEYS = 16;
+/** GCM's 128-bit tag, the longest (NIST SP 800-38D §5.2.1.2). */
+const TAG_BYTES = 16;
+
+/**
+ * AES-256-GCM under one key: a 12-byte nonce, and the 16-byte tag appended
+ * to the ciphertext. Either method may answer synchronously or with a Promise.
+ */
+interface Aead {
+  encrypt(nonce: Uint8Array, plaintext: Uint8Array, associatedData: Uint8Array): Uint8Array | Promise<Uint8Array>;
+  /** Throws (any error) when the tag does not verify. */
+  decrypt(nonce: Uint8Array, sealed: Uint8Array, associatedData: Uint8Array): Uint8Array | Promise<Uint8Array>;
+}
+
+/** Makes the AEAD for one ring key from its 32-byte sealing subkey; called once per key, by parseKeyRing. */
+type AeadFactory = (key: Uint8Array) => Aead | Promise<Aead>;
+
+interface KeyRingOptions {
+  /** AES-256-GCM to seal and open secrets with; WebCrypto's by default. */
+  aead?: AeadFactory;
+}
 
 interface RingKey {
-  /** AES-256-GCM, for sealing secrets (non-extractable). */
-  readonly seal: CryptoKey;
+  /** AES-256-GCM under the sealing subkey. */
+  readonly seal: Aead;
   /** HMAC-SHA-256 key schedule, for hashing backup codes. */
   readonly mac: HmacKey;
 }
@@ -43,15 +66,52 @@ function invalid(message: string): OtpkitError {
   return new OtpkitError('KEYRING_INVALID', `key ring: ${message}`);
 }
 
+// WebCrypto wants ArrayBuffer-backed views; a copy is one, whatever the caller passed.
+const own = (bytes: Uint8Array): Uint8Array<ArrayBuffer> => new Uint8Array(bytes);
+
+/** The default: WebCrypto's AES-GCM, the key imported once and not extractable. */
+async function webCryptoAead(key: Uint8Array): Promise<Aead> {
+  const subtle = globalThis.crypto.subtle;
+  const aesKey = await subtle.importKey('raw', own(key), 'AES-GCM', false, ['encrypt', 'decrypt']);
+  const parameters = (nonce: Uint8Array, associatedData: Uint8Array): AesGcmParams => ({
+    name: 'AES-GCM',
+    iv: own(nonce),
+    additionalData: own(associatedData),
+    tagLength: TAG_BYTES * 8,
+  });
+  return {
+    encrypt: async (nonce, plaintext, associatedData) =>
+      new Uint8Array(await subtle.encrypt(parameters(nonce, associatedData), aesKey, own(plaintext))),
+    decrypt: async (nonce, sealed, associatedData) =>
+      new Uint8Array(await subtle.decrypt(parameters(nonce, associatedData), aesKey, own(sealed))),
+  };
+}
+
+async function makeAead(factory: AeadFactory, key: Uint8Array, id: string): Promise<Aead> {
+  let aead: Aead;
+  try {
+    aead = await factory(key);
+  } catch (cause) {
+    throw new OtpkitError('OPTION_INVALID', `aead: the factory failed for key ${id}`, { cause });
+  }
+  if (typeof aead?.encrypt !== 'function' || typeof aead.decrypt !== 'function') {
+    throw new OtpkitError('OPTION_INVALID', 'aead: the factory must return an object with encrypt and decrypt');
+  }
+  return aead;
+}
+
 /**
  * Builds a key ring from the form an operator keeps in an environment
  * variable: `id:base64,id:base64,...`, current key first (base64 or
  * base64url, 32 bytes each). Rotation: put a new key first, reseal, then
- * drop the old one.
+ * drop the old one. `options.aead` replaces WebCrypto's AES-256-GCM; values
+ * sealed under either open under the other.
  *
  * @example const ring = await parseKeyRing(configuredKeys); // e.g. from OTPKIT_KEYS
  */
-async function parseKeyRing(text: string | undefined): Promise<KeyRing> {
+async function parseKeyRing(text: string | undefined, options: KeyRingOptions = {}): Promise<KeyRing> {
+  const { aead = webCryptoAead } = options;
+  if (typeof aead !== 'function') throw new OtpkitError('OPTION_INVALID', 'aead must be a function');
   if (typeof text !== 'string' || text.trim() === '') throw invalid('no keys given');
   const entries = text.split(',').map((entry) => entry.trim());
   if (entries.length > MAX_KEYS) throw invalid(`at most ${MAX_KEYS} keys`);
@@ -72,10 +132,7 @@ async function parseKeyRing(text: string | undefined): Promise<KeyRing> {
     if (master.length !== MASTER_KEY_BYTES) {
       throw invalid(`key ${id} must be ${MASTER_KEY_BYTES} bytes, got ${master.length}`);
     }
-    const seal = await globalThis.crypto.subtle.importKey('raw', subkey(master, 'seal'), 'AES-GCM', false, [
-      'encrypt',
-      'decrypt',
-    ]);
+    const seal = await makeAead(aead, subkey(master, 'seal'), id);
     keys.set(id, { seal, mac: hmacKey('SHA-256', subkey(master, 'backup-code')) });
   }
   const ids = [...keys.keys()];
@@ -105,5 +162,5 @@ function ringKey(ring: KeyRing, id: string): RingKey {
   return key;
 }
 
-export type { KeyRing };
-export { generateKeyRingEntry, parseKeyRing, ringKey };
+export type { Aead, AeadFactory, KeyRing, KeyRingOptions };
+export { generateKeyRingEntry, parseKeyRing, ringKey, TAG_BYTES };

@@ -1,4 +1,5 @@
-// Secrets sealed at rest with AES-256-GCM (Web Crypto), under a key ring.
+// Secrets sealed at rest with AES-256-GCM, under a key ring (whose AEAD is
+// WebCrypto's unless the caller gave another: see keyring.ts).
 //
 // Layout, version 1:   v1.<keyId>.<nonce>.<ciphertext+tag>
 //   keyId       the ring key that sealed it (1-32 of A-Z a-z 0-9 - _)
@@ -11,11 +12,10 @@
 import { base64Decode, base64UrlEncode } from '../encoding.js';
 import { OtpkitError } from '../errors.js';
 import { type RandomBytes, webCryptoRandomBytes } from '../secret.js';
-import { type KeyRing, ringKey } from './keyring.js';
+import { type KeyRing, ringKey, TAG_BYTES } from './keyring.js';
 
 const VERSION = 'v1';
 const NONCE_BYTES = 12;
-const TAG_BYTES = 16;
 /** Secrets are keys of at most 128 bytes; this leaves room and bounds the work. */
 const MAX_PLAINTEXT_BYTES = 256;
 const MAX_SEALED_LENGTH = 512;
@@ -71,12 +71,19 @@ async function sealSecret(ring: KeyRing, secret: Uint8Array, options: SealOption
   if (!(nonce instanceof Uint8Array) || nonce.length !== NONCE_BYTES) {
     throw new OtpkitError('OPTION_INVALID', `randomBytes must return a Uint8Array of ${NONCE_BYTES} bytes`);
   }
-  const sealed = await globalThis.crypto.subtle.encrypt(
-    { name: 'AES-GCM', iv: new Uint8Array(nonce), additionalData: data, tagLength: TAG_BYTES * 8 },
-    ringKey(ring, keyId).seal,
-    new Uint8Array(secret),
-  );
-  return `${VERSION}.${keyId}.${base64UrlEncode(nonce)}.${base64UrlEncode(new Uint8Array(sealed))}`;
+  const { seal } = ringKey(ring, keyId);
+  let sealed: Uint8Array;
+  try {
+    sealed = await seal.encrypt(nonce, secret, data);
+  } catch (cause) {
+    throw new OtpkitError('OPTION_INVALID', 'aead: encrypt failed', { cause });
+  }
+  // A plug-in AEAD that drops the tag or pads would store what no AES-GCM can open.
+  const sealedBytes = secret.length + TAG_BYTES;
+  if (!(sealed instanceof Uint8Array) || sealed.length !== sealedBytes) {
+    throw new OtpkitError('OPTION_INVALID', `aead: encrypt must return a Uint8Array of ${sealedBytes} bytes`);
+  }
+  return `${VERSION}.${keyId}.${base64UrlEncode(nonce)}.${base64UrlEncode(sealed)}`;
 }
 
 /**
@@ -101,16 +108,14 @@ async function openSecret(ring: KeyRing, sealed: string, options: { associatedDa
     throw cannotOpen();
   }
   if (nonce.length !== NONCE_BYTES || body.length <= TAG_BYTES) throw cannotOpen();
-  let secret: ArrayBuffer;
+  let secret: Uint8Array;
   try {
-    secret = await globalThis.crypto.subtle.decrypt(
-      { name: 'AES-GCM', iv: nonce, additionalData: data, tagLength: TAG_BYTES * 8 },
-      key.seal,
-      body,
-    );
+    secret = await key.seal.decrypt(nonce, body, data);
   } catch {
     throw cannotOpen();
   }
+  if (!(secret instanceof Uint8Array) || secret.length !== body.length - TAG_BYTES) throw cannotOpen();
+  // A copy of its own: a plug-in's answer may be a view into a shared memory pool (as Node's are).
   return { secret: new Uint8Array(secret), needsReseal: keyId !== ring.currentId, keyId };
 }
 

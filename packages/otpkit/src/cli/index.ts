@@ -47,7 +47,8 @@ Options:
   --format F            qr: terminal (the default on a terminal), svg (otherwise) or png
   --out FILE            qr: write to FILE, readable only by you (a QR code of a key is a secret)
 
-Exit status: 0 success; 1 code rejected (wrong, reused or malformed); 2 bad usage, key or URI.
+Exit status: 0 success; 1 code rejected (wrong, reused or malformed), or the server or an operator
+command could not start (database out of reach, a key missing from OTPKIT_KEYS); 2 bad usage, key or URI.
 `;
 
 const COMMANDS: Readonly<Record<string, (args: string[], io: CliIo) => number | Promise<number>>> = {

@@ -11,13 +11,19 @@ const BAR_WIDTH = 30;
 async function rotate(io: CliIo): Promise<number> {
   const opened = await io.openService();
   try {
-    const { checked, resealed } = await opened.service.rotateKeys((done, total) => {
+    const { checked, resealed, backupCodesOnOldKeys } = await opened.service.rotateKeys((done, total) => {
       if (!io.stdoutIsTerminal) return;
       const filled = total === 0 ? BAR_WIDTH : Math.round((done / total) * BAR_WIDTH);
       io.stderr(`\r[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}] ${done}/${total}`);
     });
     if (io.stdoutIsTerminal) io.stderr('\n');
     io.stdout(`checked ${checked} secrets, resealed ${resealed} under the current key\n`);
+    // Backup codes are keyed hashes: they cannot be re-keyed without the codes, which only their users hold.
+    for (const { keyId, users } of backupCodesOnOldKeys) {
+      io.stdout(
+        `key ${keyId}: the unused backup codes of ${users} users still depend on it; keep it in OTPKIT_KEYS until they make new codes\n`,
+      );
+    }
     return EXIT.OK;
   } finally {
     await opened.close();

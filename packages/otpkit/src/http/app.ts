@@ -6,8 +6,8 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { Tokens as IssuedTokens, Service } from '../service/index.js';
-import { HttpError, installErrorHandler } from './errors.js';
+import type { Actor, Tokens as IssuedTokens, Service } from '../service/index.js';
+import { answerClientError, HttpError, installErrorHandler } from './errors.js';
 import { Credentials, ErrorBody, LoginResponse, LoginVerify, Me, Refresh, Tokens } from './schemas.js';
 import { secondFactor, totpRoutes } from './totp-plugin.js';
 import { webPages } from './web.js';
@@ -21,9 +21,28 @@ interface AppOptions {
   logger?: FastifyBaseLogger;
   /** Requests per minute per IP on /api/auth and /api/totp; false turns throttling off. */
   rateLimitPerMinute?: number | false;
-  /** Trust X-Forwarded-For from a reverse proxy. */
-  trustProxy?: boolean;
+  /**
+   * Whom to believe about the client's address (X-Forwarded-For) and scheme
+   * (X-Forwarded-Proto): false (nobody, the default), a number of proxy hops
+   * in front of otpkit, or the proxies' addresses (CIDR ranges too). Never
+   * true: then any client could name its own address. A hop count believes
+   * whoever connects directly; addresses are safer where otpkit is reachable
+   * other than through its proxy.
+   */
+  trustProxy?: false | number | string[];
 }
+
+/** Sent with every response: no sniffing, no framing, no referrer. */
+const SECURITY_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+};
+
+/** The docs page's own policy: swagger-ui's, with nothing from another host and no framing. */
+const DOCS_CSP =
+  "default-src 'self'; base-uri 'self'; img-src 'self' data:; object-src 'none'; script-src 'self'; " +
+  "script-src-attr 'none'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'";
 
 /**
  * Browsers ask for the refresh token as a cookie (header X-Otpkit-Session:
@@ -59,9 +78,18 @@ function deliver(request: FastifyRequest, reply: FastifyReply, tokens: IssuedTok
   return rest;
 }
 
+/**
+ * Fastify's own hop count trusts nobody (it cannot check the nearest peer);
+ * proxy-addr's function form is the classic one: the nearest `hops` addresses
+ * (the socket's peer first) are proxies, the next one is the client.
+ */
+function trusted(trust: false | number | string[]) {
+  return typeof trust === 'number' ? (_address: string, hop: number) => hop < trust : trust;
+}
+
 declare module 'fastify' {
   interface FastifyRequest {
-    auth?: { userId: string; sessionId: string; secondFactor: boolean };
+    auth?: Actor & { sessionId: string };
   }
 }
 
@@ -70,11 +98,18 @@ async function buildApp(options: AppOptions) {
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: BODY_LIMIT_BYTES,
-    trustProxy: options.trustProxy ?? false,
+    trustProxy: trusted(options.trustProxy ?? false),
+    // A header too large, or a request that is not HTTP: the coded error shape too.
+    clientErrorHandler: answerClientError,
     // Strict schemas: extra fields and wrong types are errors, never silently fixed.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
   installErrorHandler(app);
+  app.addHook('onSend', async (request, reply) => {
+    reply.headers(SECURITY_HEADERS);
+    // Tokens, challenges, secrets, QR codes and backup codes travel here: no cache may keep them.
+    if (request.url.startsWith('/api/')) reply.header('cache-control', 'no-store');
+  });
 
   await app.register(swagger, {
     openapi: {
@@ -86,7 +121,11 @@ async function buildApp(options: AppOptions) {
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    uiConfig: { validatorUrl: null },
+    staticCSP: DOCS_CSP,
+  });
   if (options.rateLimitPerMinute !== false) {
     await app.register(rateLimit, {
       global: false,
@@ -107,7 +146,7 @@ async function buildApp(options: AppOptions) {
     return request.auth;
   }
   const context = (request: FastifyRequest) => ({ ip: request.ip });
-  const errors = { 400: ErrorBody, 401: ErrorBody, 409: ErrorBody, 429: ErrorBody };
+  const errors = { 400: ErrorBody, 401: ErrorBody, 409: ErrorBody, 429: ErrorBody, 503: ErrorBody };
   const tags = ['auth'];
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
@@ -183,8 +222,7 @@ async function buildApp(options: AppOptions) {
         '/logout',
         { schema: { tags, security: [{ bearer: [] }], response: { 204: {}, ...errors } } },
         async (request, reply) => {
-          const { sessionId, userId } = await authenticate(request);
-          await service.logout(sessionId, userId, context(request));
+          await service.logout(await authenticate(request), context(request));
           if (wantsCookie(request)) setRefreshCookie(request, reply, undefined);
           return reply.status(204).send();
         },
@@ -205,10 +243,7 @@ async function buildApp(options: AppOptions) {
           route.config = { ...(route.config as object), rateLimit: {} } as typeof route.config;
         });
       }
-      await totp.register(totpRoutes, {
-        service,
-        currentUser: async (request) => (await authenticate(request)).userId,
-      });
+      await totp.register(totpRoutes, { service, currentUser: authenticate });
     },
     { prefix: '/api/totp' },
   );

@@ -1,9 +1,15 @@
 // One error shape, {"error": {"code", "message"}}, and one table from codes
 // to HTTP statuses. Messages never carry a code, secret, password or token.
 
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { OtpkitError } from '@otpkit/core';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ServiceError, type ServiceErrorCode } from '../service/errors.js';
+import { DatabaseUnavailable } from '../store/db.js';
+
+/** How long a client should wait before trying again while the database is out of reach. */
+const DATABASE_RETRY_AFTER_SECONDS = 5;
 
 type HttpErrorCode =
   | ServiceErrorCode
@@ -13,10 +19,16 @@ type HttpErrorCode =
   | 'MEDIA_TYPE_UNSUPPORTED'
   | 'NOT_FOUND'
   | 'RATE_LIMITED'
-  | 'INTERNAL';
+  | 'INTERNAL'
+  | 'DATABASE_UNAVAILABLE'
+  // Node's HTTP parser refused the request before Fastify saw it (answerClientError).
+  | 'HEADERS_TOO_LARGE'
+  | 'REQUEST_TIMEOUT'
+  | 'REQUEST_MALFORMED';
 
 const STATUS: Readonly<Record<HttpErrorCode, number>> = {
   INPUT_INVALID: 400,
+  REQUEST_MALFORMED: 400,
   BODY_INVALID: 400,
   CODE_MALFORMED: 400,
   CREDENTIALS_INVALID: 401,
@@ -25,17 +37,24 @@ const STATUS: Readonly<Record<HttpErrorCode, number>> = {
   CODE_REUSED: 401,
   TOKEN_INVALID: 401,
   UNAUTHENTICATED: 401,
+  SECOND_FACTOR_REQUIRED: 403,
   USER_NOT_FOUND: 404,
   NOT_FOUND: 404,
   USERNAME_TAKEN: 409,
   TWO_FACTOR_ENABLED: 409,
   TWO_FACTOR_NOT_ENABLED: 409,
   ENROLLMENT_NOT_STARTED: 409,
+  REQUEST_TIMEOUT: 408,
   BODY_TOO_LARGE: 413,
   MEDIA_TYPE_UNSUPPORTED: 415,
+  HEADERS_TOO_LARGE: 431,
   SECOND_FACTOR_LOCKED: 429,
   RATE_LIMITED: 429,
+  LOGIN_THROTTLED: 429,
   INTERNAL: 500,
+  KEY_MISSING: 500,
+  SERVER_BUSY: 503,
+  DATABASE_UNAVAILABLE: 503,
 };
 
 class HttpError extends Error {
@@ -69,14 +88,22 @@ function fromFastify(error: FastifyError): HttpError | undefined {
 
 /** Answers any error in the one shape; used by the app and by the embeddable plugin. */
 function errorHandler(
-  error: FastifyError | ServiceError | HttpError | OtpkitError,
+  error: FastifyError | ServiceError | HttpError | OtpkitError | DatabaseUnavailable,
   request: FastifyRequest,
   reply: FastifyReply,
 ): void {
   let known: HttpError | undefined;
   if (error instanceof HttpError) known = error;
   else if (error instanceof ServiceError) known = new HttpError(error.code, error.message, error.retryAfterSeconds);
-  else known = fromFastify(error as FastifyError);
+  else if (error instanceof DatabaseUnavailable) {
+    // An outage, not a bug: one warning per request, no stack. The message says where and what, never a value.
+    request.log.warn({ database: error.message }, 'database unavailable');
+    known = new HttpError(
+      'DATABASE_UNAVAILABLE',
+      'the database is unavailable; try again shortly',
+      DATABASE_RETRY_AFTER_SECONDS,
+    );
+  } else known = fromFastify(error as FastifyError);
   if (!known) {
     // Not the client's fault: log it (messages hold no secrets) and say nothing more.
     request.log.error({ err: error }, 'request failed');
@@ -84,6 +111,23 @@ function errorHandler(
   }
   if (known.retryAfterSeconds !== undefined) reply.header('Retry-After', String(known.retryAfterSeconds));
   reply.status(STATUS[known.code]).send({ error: { code: known.code, message: known.message } });
+}
+
+/** Node's HTTP parser refused the request (a header too large, bad framing): answer in the one shape and close. */
+function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed || !socket.writable) return;
+  const known =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? new HttpError('HEADERS_TOO_LARGE', 'the request headers are too large')
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new HttpError('REQUEST_TIMEOUT', 'the request took too long to arrive')
+        : new HttpError('REQUEST_MALFORMED', 'the request is not valid HTTP');
+  const status = STATUS[known.code];
+  const body = JSON.stringify({ error: { code: known.code, message: known.message } });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 function installErrorHandler(app: FastifyInstance): void {
@@ -94,4 +138,4 @@ function installErrorHandler(app: FastifyInstance): void {
 }
 
 export type { HttpErrorCode };
-export { errorHandler, HttpError, installErrorHandler };
+export { answerClientError, errorHandler, HttpError, installErrorHandler };

@@ -4,14 +4,17 @@
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
-import type { SecondFactorInput, Service } from '../service/index.js';
+import type { Actor, SecondFactorInput, Service } from '../service/index.js';
 import { errorHandler, HttpError } from './errors.js';
 import { BackupCodes, CodeOnly, Enrollment, ErrorBody, SecondFactor, Status, Validated } from './schemas.js';
 
 interface TotpPluginOptions {
   service: Service;
-  /** The otpkit user id of the signed-in user, or undefined (then 401). */
-  currentUser(request: FastifyRequest): string | undefined | Promise<string | undefined>;
+  /**
+   * Who is signed in, or undefined (then 401): the otpkit user id (the host
+   * app's own sign-in vouches for it), or an otpkit Actor (otpkit's own sessions).
+   */
+  currentUser(request: FastifyRequest): string | Actor | undefined | Promise<string | Actor | undefined>;
 }
 
 /** Exactly one of code and backupCode. */
@@ -26,10 +29,10 @@ const errors = { 400: ErrorBody, 401: ErrorBody, 409: ErrorBody, 429: ErrorBody 
 
 const totpRoutes: FastifyPluginAsyncTypebox<TotpPluginOptions> = async (app, { service, currentUser }) => {
   app.setErrorHandler(errorHandler); // the one error shape, also inside a host app
-  async function userOf(request: FastifyRequest): Promise<string> {
-    const userId = await currentUser(request);
-    if (!userId) throw new HttpError('UNAUTHENTICATED', 'sign in first');
-    return userId;
+  async function userOf(request: FastifyRequest): Promise<Actor> {
+    const user = await currentUser(request);
+    if (!user) throw new HttpError('UNAUTHENTICATED', 'sign in first');
+    return typeof user === 'string' ? { userId: user, sessionId: null, amr: null } : user;
   }
   const context = (request: FastifyRequest) => ({ ip: request.ip });
   const tags = ['totp'];

@@ -7,14 +7,16 @@ import { join } from 'node:path';
 import { generateKeyRingEntry, parseKeyRing } from '@otpkit/core';
 import type { FastifyBaseLogger } from 'fastify';
 import { buildApp } from '../http/app.js';
+import { ServiceError } from '../service/errors.js';
 import { createService } from '../service/index.js';
+import { nodeAead } from '../service/node-aead.js';
 import { createTokenSigner, SIGNING_KEY_BYTES } from '../service/tokens.js';
 import type { Db } from '../store/db.js';
 import { migrate } from '../store/migrate.js';
 import { openPostgres } from '../store/postgres.js';
 import { openSqlite } from '../store/sqlite.js';
 import { type BudgetPolicy, createStore } from '../store/store.js';
-import { type Config, ConfigError } from './config.js';
+import { type Config, ConfigError, StartError } from './config.js';
 
 /** The attempt budget of the issue: 10 wrong codes lock 15 min, doubling to 24 h; 100 lock for good. */
 const BUDGET: BudgetPolicy = {
@@ -27,6 +29,9 @@ const ACCESS_TOKEN_TTL_SECONDS = 10 * 60;
 const REFRESH_TOKEN_TTL_MS = 30 * 24 * 3_600_000;
 const CHALLENGE_TTL_MS = 5 * 60_000;
 const CHALLENGE_MAX_ATTEMPTS = 5;
+/** The sweep of expired rows: once a minute, at most this many rows of each kind per run. */
+const PRUNE_EVERY_MS = 60_000;
+const PRUNE_LIMIT = 1_000;
 
 type Say = (message: string) => void;
 
@@ -52,7 +57,12 @@ function keyMaterial(
 }
 
 function openDb(config: Config): Db {
-  if (config.databaseUrl) return openPostgres(config.databaseUrl);
+  if (config.databaseUrl) {
+    return openPostgres(config.databaseUrl, {
+      connectTimeoutMs: config.databaseTimeouts.connectMs,
+      statementTimeoutMs: config.databaseTimeouts.statementMs,
+    });
+  }
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   return openSqlite(join(config.dataDir, 'otpkit.sqlite'));
 }
@@ -61,24 +71,24 @@ async function compose(config: Config, options: { say: Say; logger?: FastifyBase
   const now = options.now ?? Date.now;
   const ring = await parseKeyRing(
     keyMaterial(config, config.keys, 'keys', 'OTPKIT_KEYS', () => generateKeyRingEntry({ id: 'k1' }), options.say),
+    { aead: nodeAead },
   );
-  const tokenKey = Buffer.from(
-    keyMaterial(
-      config,
-      config.tokenKey,
-      'token-key',
-      'OTPKIT_TOKEN_KEY',
-      () => randomBytes(SIGNING_KEY_BYTES).toString('base64url'),
-      options.say,
-    ),
-    'base64url',
+  const tokenKeyText = keyMaterial(
+    config,
+    config.tokenKey,
+    'token-key',
+    'OTPKIT_TOKEN_KEY',
+    () => randomBytes(SIGNING_KEY_BYTES).toString('base64url'),
+    options.say,
   );
-  if (tokenKey.length < SIGNING_KEY_BYTES)
-    throw new ConfigError(`OTPKIT_TOKEN_KEY must hold at least ${SIGNING_KEY_BYTES} bytes (base64)`);
+  // Buffer.from skips characters it cannot read: check the text first, or a typo would shorten the key unseen.
+  const tokenKey = Buffer.from(tokenKeyText, 'base64url');
+  if (!/^[A-Za-z0-9_-]+$/.test(tokenKeyText) || tokenKey.length < SIGNING_KEY_BYTES)
+    throw new ConfigError(`OTPKIT_TOKEN_KEY must be base64url of at least ${SIGNING_KEY_BYTES} bytes`);
   const db = openDb(config);
   const applied = await migrate(db, now());
   if (applied.length > 0) options.say(`applied migrations: ${applied.join(', ')}`);
-  const store = createStore(db, BUDGET);
+  const store = createStore(db, BUDGET, config.passwordFailures);
   const tokens = createTokenSigner(tokenKey, {
     issuer: config.issuer,
     audience: 'otpkit',
@@ -97,16 +107,30 @@ async function compose(config: Config, options: { say: Say; logger?: FastifyBase
       challengeMaxAttempts: CHALLENGE_MAX_ATTEMPTS,
       accessTokenTtlSeconds: ACCESS_TOKEN_TTL_SECONDS,
       refreshTokenTtlMs: REFRESH_TOKEN_TTL_MS,
+      sessionMaxAgeMs: config.sessionMaxAgeMs,
       scrypt: config.scrypt,
+      passwordHashConcurrency: config.passwordHashConcurrency,
     },
     onAudit: (event) => options.logger?.info({ audit: { type: event.type, userId: event.userId } }, 'audit'),
   });
+  try {
+    await service.checkKeys();
+  } catch (error) {
+    await db.close();
+    if (error instanceof ServiceError) throw new StartError(`OTPKIT_KEYS: ${error.message}`);
+    throw error;
+  }
   const app = await buildApp({
     service,
     rateLimitPerMinute: config.rateLimitPerMinute,
     trustProxy: config.trustProxy,
     ...(options.logger ? { logger: options.logger } : {}),
   });
+  // Expired challenges, refresh tokens and sessions; every process sweeps, which is harmless.
+  const sweep = setInterval(() => {
+    service.prune(PRUNE_LIMIT).catch((error: unknown) => options.logger?.warn({ err: error }, 'prune failed'));
+  }, PRUNE_EVERY_MS);
+  sweep.unref();
   return {
     db,
     ring,
@@ -115,6 +139,7 @@ async function compose(config: Config, options: { say: Say; logger?: FastifyBase
     app,
     applied,
     close: async () => {
+      clearInterval(sweep);
       await app.close();
       await db.close();
     },

@@ -1,15 +1,26 @@
 // Configuration from the environment: the one table in the README, read here
 // and nowhere else.
 
+import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { type Algorithm, MAX_DIGITS, MIN_DIGITS } from '@otpkit/core';
 import { OWASP_SCRYPT, type ScryptParams } from '../service/passwords.js';
+
+/** How long otpkit waits on PostgreSQL before answering 503 DATABASE_UNAVAILABLE. */
+interface DatabaseTimeouts {
+  connectMs: number;
+  statementMs: number;
+}
+
+/** Which peers may tell the client's address in X-Forwarded-For: a hop count or proxy addresses (CIDR too). */
+type TrustProxy = false | number | string[];
 
 interface Config {
   port: number;
   host: string;
   /** postgres://... for PostgreSQL; undefined for the embedded SQLite. */
   databaseUrl: string | undefined;
+  databaseTimeouts: DatabaseTimeouts;
   dataDir: string;
   /** OTPKIT_KEYS: the key ring; undefined to use (or create) dataDir/keys outside production. */
   keys: string | undefined;
@@ -19,13 +30,24 @@ interface Config {
   issuer: string;
   enrollment: { algorithm: Algorithm; digits: number; periodSeconds: number };
   rateLimitPerMinute: number | false;
-  trustProxy: boolean;
+  trustProxy: TrustProxy;
+  /** A session ends this long after sign-in, however often it is refreshed. */
+  sessionMaxAgeMs: number;
+  /** Password hashes (scrypt) computed at once; more wait in a short queue, beyond it 503. */
+  passwordHashConcurrency: number;
+  /** Failed passwords per account per window before the password step answers 429. */
+  passwordFailures: { limit: number; windowMs: number };
   logLevel: string;
   scrypt: ScryptParams;
 }
 
 class ConfigError extends Error {
   override name = 'ConfigError';
+}
+
+/** Start-up found something it must not run with (a key missing from the ring, a database it cannot reach): one line, exit 1. */
+class StartError extends Error {
+  override name = 'StartError';
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -39,7 +61,23 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   return value;
 }
 
+/** OTPKIT_TRUST_PROXY: unset or 0 (trust nobody), a number of hops, or a comma-separated list of proxy addresses. */
+function trustProxy(text: string | undefined): TrustProxy {
+  if (text === undefined || text === '' || text === '0') return false;
+  if (/^\d{1,2}$/.test(text)) return Number(text);
+  const addresses = text.split(',').map((a) => a.trim());
+  if (addresses.every((a) => /^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(a) && a !== '')) return addresses;
+  throw new ConfigError(
+    'OTPKIT_TRUST_PROXY must be a number of proxy hops (1 for one nginx in front) or a comma-separated list of proxy addresses',
+  );
+}
+
 const ALGORITHMS: Record<string, Algorithm> = { SHA1: 'SHA-1', SHA256: 'SHA-256', SHA512: 'SHA-512' };
+
+/** One core is kept for the event loop: a scrypt run keeps a core busy for a third of a second. */
+function defaultHashConcurrency(): number {
+  return Math.max(1, availableParallelism() - 1);
+}
 
 function readConfig(env: Env, cwd: string): Config {
   const algorithmText = (env.OTPKIT_TOTP_ALGORITHM ?? 'SHA1').toUpperCase().replace('-', '');
@@ -55,10 +93,14 @@ function readConfig(env: Env, cwd: string): Config {
     port: integer(env, 'PORT', 3000, 0, 65_535),
     host: env.HOST || '127.0.0.1',
     databaseUrl,
+    databaseTimeouts: {
+      connectMs: integer(env, 'OTPKIT_DB_CONNECT_TIMEOUT_MS', 5_000, 100, 600_000),
+      statementMs: integer(env, 'OTPKIT_DB_STATEMENT_TIMEOUT_MS', 5_000, 100, 600_000),
+    },
     dataDir: isAbsolute(dataDir) ? dataDir : resolve(cwd, dataDir),
     keys: env.OTPKIT_KEYS || undefined,
     tokenKey: env.OTPKIT_TOKEN_KEY || undefined,
-    production: env.NODE_ENV === 'production',
+    production: env.NODE_ENV?.trim().toLowerCase() === 'production',
     issuer: env.OTPKIT_ISSUER || 'otpkit',
     enrollment: {
       algorithm,
@@ -66,12 +108,18 @@ function readConfig(env: Env, cwd: string): Config {
       periodSeconds: integer(env, 'OTPKIT_TOTP_PERIOD', 30, 1, 3600),
     },
     rateLimitPerMinute: rateLimit === 0 ? false : rateLimit,
-    trustProxy: env.OTPKIT_TRUST_PROXY === '1' || env.OTPKIT_TRUST_PROXY === 'true',
+    trustProxy: trustProxy(env.OTPKIT_TRUST_PROXY),
+    sessionMaxAgeMs: integer(env, 'OTPKIT_SESSION_MAX_AGE_HOURS', 30 * 24, 1, 365 * 24) * 3_600_000,
+    passwordHashConcurrency: integer(env, 'OTPKIT_PASSWORD_HASH_CONCURRENCY', defaultHashConcurrency(), 1, 64),
+    passwordFailures: {
+      limit: integer(env, 'OTPKIT_PASSWORD_FAILURES', 10, 1, 1_000),
+      windowMs: integer(env, 'OTPKIT_PASSWORD_FAILURE_WINDOW_MINUTES', 15, 1, 24 * 60) * 60_000,
+    },
     logLevel: env.LOG_LEVEL || 'info',
     // Only tests lower this: OWASP's 2^17 costs about 0.3 s and 128 MiB per password check.
     scrypt: { ...OWASP_SCRYPT, N: 2 ** integer(env, 'OTPKIT_SCRYPT_LOG2N', 17, 10, 20) },
   };
 }
 
-export type { Config, Env };
-export { ConfigError, readConfig };
+export type { Config, DatabaseTimeouts, Env, TrustProxy };
+export { ConfigError, readConfig, StartError };

@@ -14,11 +14,19 @@ type ServiceErrorCode =
   | 'TWO_FACTOR_NOT_ENABLED'
   | 'ENROLLMENT_NOT_STARTED'
   | 'TOKEN_INVALID'
-  | 'USER_NOT_FOUND';
+  | 'USER_NOT_FOUND'
+  /** A session that has not passed the second factor, on an account with 2FA on. */
+  | 'SECOND_FACTOR_REQUIRED'
+  /** Too many failed passwords for this account in the current window. */
+  | 'LOGIN_THROTTLED'
+  /** Every password-hashing slot is taken, and its queue is full. */
+  | 'SERVER_BUSY'
+  /** The key ring cannot open or check what is stored (operator start-up checks). */
+  | 'KEY_MISSING';
 
 class ServiceError extends Error {
   readonly code: ServiceErrorCode;
-  /** For SECOND_FACTOR_LOCKED: when to try again (absent when only an operator can unlock). */
+  /** For SECOND_FACTOR_LOCKED, LOGIN_THROTTLED, SERVER_BUSY: when to try again (absent when only an operator can unlock). */
   readonly retryAfterSeconds: number | undefined;
 
   constructor(code: ServiceErrorCode, message: string, retryAfterSeconds?: number) {

@@ -21,6 +21,7 @@ import {
 } from '@otpkit/core';
 import { qrDataUrl, qrSvg } from '../qr/index.js';
 import type {
+  Amr,
   AttemptClaim,
   AuditEvent,
   Factor,
@@ -31,7 +32,7 @@ import type {
   UserWithFactor,
 } from '../store/store.js';
 import { ServiceError } from './errors.js';
-import { hashPassword, type ScryptParams, verifyPassword } from './passwords.js';
+import { createHashGate, hashPassword, type ScryptParams, verifyPassword } from './passwords.js';
 import { hashToken, opaqueToken, type TokenSigner, timeOrderedId } from './tokens.js';
 
 interface ServiceConfig {
@@ -45,7 +46,11 @@ interface ServiceConfig {
   challengeMaxAttempts: number;
   accessTokenTtlSeconds: number;
   refreshTokenTtlMs: number;
+  /** A session's absolute lifetime from sign-in; refreshing cannot extend it. */
+  sessionMaxAgeMs: number;
   scrypt: ScryptParams;
+  /** Password hashes computed at once (see createHashGate). */
+  passwordHashConcurrency: number;
 }
 
 interface ServiceDeps {
@@ -77,6 +82,23 @@ interface RequestContext {
   ip: string | null;
 }
 
+/**
+ * Who acts: a user, and the otpkit session they act in. An embedding app that
+ * keeps its own sessions passes sessionId and amr null: it vouches for the
+ * user, and its own sign-in decides whether they passed a second factor.
+ */
+interface Actor {
+  userId: string;
+  sessionId: string | null;
+  amr: Amr[] | null;
+}
+
+/** Seconds until a time in Unix ms, at least 1: a Retry-After value. */
+const secondsUntil = (atMs: number, nowMs: number) => Math.max(1, Math.ceil((atMs - nowMs) / 1000));
+const passedSecondFactor = (amr: readonly Amr[]) => amr.includes('otp') || amr.includes('backup');
+/** A Retry-After for SERVER_BUSY: about three KDF runs. */
+const BUSY_RETRY_SECONDS = 1;
+
 const MAX_USERNAME = 64;
 const MIN_PASSWORD = 8; // NIST SP 800-63B §3.1.1.2
 const MAX_PASSWORD = 256;
@@ -85,10 +107,12 @@ const BACKUP_CODE_SHAPE = new RegExp(`^[${BACKUP_CODE_ALPHABET}]{18}$`);
 /** NFKC, trimmed, lowercase: one account per name however it is typed. */
 function normalizeUsername(username: string): string {
   const name = username.normalize('NFKC').trim().toLowerCase();
-  if (name.length < 1 || name.length > MAX_USERNAME || /[\p{Cc}\p{Z}:]/u.test(name)) {
+  // \p{C}: control and format characters (zero-width, bidi overrides), and
+  // unassigned or private-use ones: a name must look like what it is.
+  if (name.length < 1 || name.length > MAX_USERNAME || /[\p{C}\p{Z}:]/u.test(name)) {
     throw new ServiceError(
       'INPUT_INVALID',
-      `username must be 1 to ${MAX_USERNAME} characters without spaces, colons or control characters`,
+      `username must be 1 to ${MAX_USERNAME} characters without spaces, colons, control or invisible characters`,
     );
   }
   return name;
@@ -107,13 +131,10 @@ const factorData = (factor: Pick<Factor, 'userId' | 'id'>) => ({
 function createService(deps: ServiceDeps) {
   const { store, ring, tokens, config } = deps;
   const nowMs = () => deps.now();
-  // Unknown users get a password check against this, so they cost the same KDF run.
-  // Made on the first login, not at start-up: admin commands never need it.
-  let dummyHash: Promise<string> | undefined;
-  function standInHash(): Promise<string> {
-    dummyHash ??= hashPassword('not a password anyone has', config.scrypt);
-    return dummyHash;
-  }
+  const gated = createHashGate(
+    config.passwordHashConcurrency,
+    () => new ServiceError('SERVER_BUSY', 'too many sign-ins at once: try again in a moment', BUSY_RETRY_SECONDS),
+  );
 
   function event(
     type: string,
@@ -137,35 +158,45 @@ function createService(deps: ServiceDeps) {
   }
 
   /** A new session (refresh-token family) and its first refresh token. */
-  function newSession(userId: string, secondFactor: boolean): { row: NewSession; refreshToken: string } {
+  function newSession(userId: string, amr: Amr[]): { row: NewSession; refreshToken: string } {
     const now = nowMs();
     const refresh = opaqueToken();
+    const sessionExpiresAt = now + config.sessionMaxAgeMs;
     return {
       row: {
         id: timeOrderedId(now),
         userId,
-        secondFactor,
+        amr,
         tokenHash: refresh.hash,
         now,
-        expiresAt: now + config.refreshTokenTtlMs,
+        expiresAt: Math.min(now + config.refreshTokenTtlMs, sessionExpiresAt),
+        sessionExpiresAt,
       },
       refreshToken: refresh.token,
     };
   }
 
-  async function tokensFor(session: { row: NewSession; refreshToken: string }): Promise<Tokens> {
-    const { id, userId, secondFactor, now } = session.row;
+  function tokensFor(session: { row: NewSession; refreshToken: string }): Tokens {
+    const { id, userId, amr, now } = session.row;
     return {
-      accessToken: await tokens.sign({ userId, sessionId: id, secondFactor }, now / 1000),
+      accessToken: tokens.sign({ userId, sessionId: id, amr }, now / 1000),
       tokenType: 'Bearer',
       expiresIn: config.accessTokenTtlSeconds,
       refreshToken: session.refreshToken,
     };
   }
 
-  async function userWithFactor(userId: string): Promise<UserWithFactor> {
-    const found = await store.userWithFactor({ id: userId });
+  /**
+   * The actor's user and factor. Once 2FA is on, an otpkit session must have
+   * passed it to touch 2FA settings (a password-only session from before
+   * 2FA was turned on is revoked then; this holds if one slips through).
+   */
+  async function userWithFactor(actor: Actor): Promise<UserWithFactor> {
+    const found = await store.userWithFactor({ id: actor.userId });
     if (!found) throw new ServiceError('USER_NOT_FOUND', 'no such user');
+    if (found.factor?.status === 'active' && actor.amr !== null && !passedSecondFactor(actor.amr)) {
+      throw new ServiceError('SECOND_FACTOR_REQUIRED', 'sign in with your second factor to change 2FA settings');
+    }
     return found;
   }
 
@@ -228,6 +259,8 @@ function createService(deps: ServiceDeps) {
    * transaction with what follows from it (`then`): the counter or backup
    * code spent, the challenge used up, the budget reset, the session opened.
    * `claimed`: the attempt, if the caller claimed it already (the login does).
+   * A fault of ours after the claim (anything but a ServiceError) gives the
+   * attempt back: a 5xx never costs the user budget.
    */
   async function checkSecondFactor(
     { user, factor }: UserWithFactor,
@@ -240,30 +273,54 @@ function createService(deps: ServiceDeps) {
       throw new ServiceError('TWO_FACTOR_NOT_ENABLED', 'two-factor authentication is not on');
     checkCodeShape(input, factor);
     const now = nowMs();
-    const claim = claimed ?? (await store.claimAttempt(user.id, now));
-    if (!claim.ok) {
-      const retryAfterSeconds = claim.permanent ? undefined : Math.max(1, Math.ceil((claim.lockedUntil - now) / 1000));
-      throw new ServiceError(
-        'SECOND_FACTOR_LOCKED',
-        claim.permanent
-          ? 'too many wrong codes: an operator must unlock this account'
-          : 'too many wrong codes: try again later',
-        retryAfterSeconds,
-      );
+    let claim = claimed;
+    try {
+      // Opened before our own claim: a key the ring cannot use costs nothing.
+      const totp = input.code !== undefined ? await totpOf(factor) : undefined;
+      claim ??= await store.claimAttempt(user.id, now);
+      if (!claim.ok) {
+        throw new ServiceError(
+          'SECOND_FACTOR_LOCKED',
+          claim.permanent
+            ? 'too many wrong codes: an operator must unlock this account'
+            : 'too many wrong codes: try again later',
+          claim.permanent ? undefined : secondsUntil(claim.lockedUntil, now),
+        );
+      }
+      return await evaluate({ user, factor }, totp, input, context, then, claim.attempt, now);
+    } catch (error) {
+      if (claim?.ok && !(error instanceof ServiceError)) {
+        await store.refundAttempt(user.id, then.challengeHash).catch(() => undefined); // the database may be gone too
+      } else if (claim?.ok && claim.locks) {
+        await audit('second_factor_locked', user.id, context, { attempts: claim.attempt });
+      }
+      throw error;
     }
+  }
+
+  /** The verdict on a claimed attempt: settles a pass, or records a failure and throws CODE_WRONG / CODE_REUSED. */
+  async function evaluate(
+    { user, factor }: { user: User; factor: Factor },
+    totp: Totp | undefined,
+    input: SecondFactorInput,
+    context: RequestContext,
+    then: { challengeHash?: string; session?: NewSession; audit?: AuditEvent[] },
+    attempt: number,
+    now: number,
+  ): Promise<'totp' | 'backup_code'> {
     const method = input.code !== undefined ? 'totp' : 'backup_code';
     const events = [...(then.audit ?? [])];
     let spend: Spend | undefined;
     let reused = false;
-    if (input.code !== undefined) {
-      const result = (await totpOf(factor)).verify(input.code, {
+    if (totp !== undefined && input.code !== undefined) {
+      const result = totp.verify(input.code, {
         nowSeconds: now / 1000,
         window: config.windowSteps,
         afterCounter: factor.lastCounter >= 0 ? factor.lastCounter : undefined,
       });
       if (result.ok) spend = { factorId: factor.id, counter: result.counter };
       else reused = result.reason === 'reused';
-    } else {
+    } else if (input.backupCode !== undefined) {
       const codes = await store.backupCodes(user.id);
       const result = checkBackupCode(
         ring,
@@ -288,12 +345,7 @@ function createService(deps: ServiceDeps) {
       }
       reused = true;
     }
-    await audit('second_factor_failed', user.id, context, {
-      method,
-      reason: reused ? 'reused' : 'wrong',
-      attempt: claim.attempt,
-    });
-    if (claim.locks) await audit('second_factor_locked', user.id, context, { attempts: claim.attempt });
+    await audit('second_factor_failed', user.id, context, { method, reason: reused ? 'reused' : 'wrong', attempt });
     throw reused
       ? new ServiceError('CODE_REUSED', 'this code was already used')
       : new ServiceError('CODE_WRONG', 'the code is not valid');
@@ -317,7 +369,7 @@ function createService(deps: ServiceDeps) {
       const created = await store.createUser({
         id,
         username: name,
-        passwordHash: await hashPassword(password, config.scrypt),
+        passwordHash: await gated(() => hashPassword(password, config.scrypt)),
         now: nowMs(),
       });
       if (!created) throw new ServiceError('USERNAME_TAKEN', 'that username is taken');
@@ -334,28 +386,51 @@ function createService(deps: ServiceDeps) {
       await store.createUser({ id, username: normalizeUsername(username), passwordHash: '!', now: nowMs() });
     },
 
+    /**
+     * Step one. A known account's password attempt is claimed from its
+     * throttle before the KDF runs (a right password gives it back); an
+     * unknown name costs the same KDF run (verifyPassword of an empty hash).
+     */
     async login(username: string, password: string, context: RequestContext): Promise<LoginResult> {
       let found: UserWithFactor | undefined;
       try {
         found = await store.userWithFactor({ username: normalizeUsername(username) });
-      } catch {
+      } catch (error) {
+        if (!(error instanceof ServiceError)) throw error;
         found = undefined; // a name that cannot exist is an unknown user: same answer, same cost
       }
-      const ok = await verifyPassword(password, found?.user.passwordHash ?? (await standInHash()), config.scrypt);
+      const now = nowMs();
+      if (found) {
+        const claim = await store.claimPasswordAttempt(found.user.id, now);
+        if (!claim.ok) {
+          await audit('login_throttled', found.user.id, context);
+          throw new ServiceError(
+            'LOGIN_THROTTLED',
+            'too many wrong passwords for this account: try again later',
+            secondsUntil(claim.retryAt, now),
+          );
+        }
+      }
+      let ok: boolean;
+      try {
+        ok = await gated(() => verifyPassword(password, found?.user.passwordHash ?? '', config.scrypt));
+      } catch (error) {
+        if (found) await store.refundPasswordAttempt(found.user.id).catch(() => undefined);
+        throw error;
+      }
       if (!found || !ok) {
         await audit('login_failed', found?.user.id ?? null, context, { reason: 'credentials' });
         throw new ServiceError('CREDENTIALS_INVALID', 'wrong username or password');
       }
       const { user, factor } = found;
       if (factor?.status !== 'active') {
-        const session = newSession(user.id, false);
+        const session = newSession(user.id, ['pwd']);
         const login = event('login', user.id, context, { secondFactor: 'none' });
         await store.createSession(session.row, [login]);
         deps.onAudit?.(login);
-        return { status: 'authenticated', tokens: await tokensFor(session) };
+        return { status: 'authenticated', tokens: tokensFor(session) };
       }
       const { token, hash } = opaqueToken();
-      const now = nowMs();
       await store.createChallenge({ tokenHash: hash, userId: user.id, now, expiresAt: now + config.challengeTtlMs });
       return {
         status: 'second_factor_required',
@@ -376,8 +451,8 @@ function createService(deps: ServiceDeps) {
       if (!found)
         throw new ServiceError('CHALLENGE_INVALID', 'the login challenge is unknown, used, expired or out of attempts');
       const userId = found.user.id;
-      const session = newSession(userId, true);
       const method = input.code !== undefined ? 'totp' : 'backup_code';
+      const session = newSession(userId, ['pwd', method === 'totp' ? 'otp' : 'backup']);
       await checkSecondFactor(
         found,
         input,
@@ -388,6 +463,7 @@ function createService(deps: ServiceDeps) {
       return tokensFor(session);
     },
 
+    /** A new access token and refresh token, never past the session's absolute end. */
     async refresh(refreshToken: string, context: RequestContext): Promise<Tokens> {
       const next = opaqueToken();
       const now = nowMs();
@@ -399,28 +475,31 @@ function createService(deps: ServiceDeps) {
       if (use.status === 'reused') await audit('refresh_token_reused', use.userId, context, { sessionRevoked: true });
       if (use.status !== 'ok') throw new ServiceError('TOKEN_INVALID', 'the refresh token is unknown, used or expired');
       return {
-        accessToken: await tokens.sign(
-          { userId: use.userId, sessionId: use.sessionId, secondFactor: use.secondFactor },
-          now / 1000,
-        ),
+        accessToken: tokens.sign({ userId: use.userId, sessionId: use.sessionId, amr: use.amr }, now / 1000),
         tokenType: 'Bearer',
         expiresIn: config.accessTokenTtlSeconds,
         refreshToken: next.token,
       };
     },
 
-    /** The signed-in user behind an access token whose session is still live. */
-    async authenticate(accessToken: string) {
-      const claims = await tokens.verify(accessToken, nowMs() / 1000);
-      if (!(await store.sessionActive(claims.sessionId))) {
+    /**
+     * The actor behind an access token whose session is live (not revoked, not
+     * past its end). How it was authenticated comes from the session, which a
+     * confirmed enrollment upgrades, not from the token.
+     */
+    async authenticate(accessToken: string): Promise<Actor & { sessionId: string; amr: Amr[] }> {
+      const now = nowMs();
+      const claims = tokens.verify(accessToken, now / 1000);
+      const session = await store.liveSession(claims.sessionId, now);
+      if (!session || session.userId !== claims.userId) {
         throw new ServiceError('TOKEN_INVALID', 'the access token is missing, expired or invalid');
       }
-      return claims;
+      return { userId: claims.userId, sessionId: claims.sessionId, amr: session.amr };
     },
 
-    async logout(sessionId: string, userId: string, context: RequestContext) {
-      await store.revokeSession(sessionId, nowMs());
-      await audit('logout', userId, context);
+    async logout(actor: Actor & { sessionId: string }, context: RequestContext) {
+      await store.revokeSession(actor.sessionId, nowMs());
+      await audit('logout', actor.userId, context);
     },
 
     async me(userId: string) {
@@ -434,49 +513,62 @@ function createService(deps: ServiceDeps) {
       };
     },
 
-    /** Starts enrollment, or shows the pending one again: a closed tab is not a new secret. */
-    async enroll(userId: string, context: RequestContext) {
-      const user = await userOrThrow(userId);
-      let factor = await store.factor(userId);
-      if (factor?.status === 'active')
+    /**
+     * Starts enrollment, or shows this session's pending one again (a closed
+     * tab is not a new secret). A pending secret is shown only to the session
+     * that started it: another session starts over with a new secret.
+     */
+    async enroll(actor: Actor, context: RequestContext) {
+      const { user, factor: existing } = await userWithFactor(actor);
+      if (existing?.status === 'active')
         throw new ServiceError('TWO_FACTOR_ENABLED', 'two-factor authentication is already on');
-      if (!factor) {
-        const id = randomUUID();
-        const secret = generateSecret();
-        const sealedSecret = await sealSecret(ring, secret, factorData({ userId, id }));
-        factor = await store.putPendingFactor({ id, userId, sealedSecret, ...config.enrollment, now: nowMs() });
-        if (factor.id === id) await audit('enrollment_started', userId, context);
+      if (existing && existing.sessionId === actor.sessionId) return enrollmentView(user, existing);
+      const id = randomUUID();
+      const sealedSecret = await sealSecret(ring, generateSecret(), factorData({ userId: user.id, id }));
+      const factor = await store.putPendingFactor(
+        { id, userId: user.id, sessionId: actor.sessionId, sealedSecret, ...config.enrollment, now: nowMs() },
+        existing?.id,
+      );
+      if (factor.id !== id) {
+        if (factor.sessionId === actor.sessionId) return enrollmentView(user, factor);
+        throw new ServiceError('ENROLLMENT_NOT_STARTED', 'another session started enrolling at the same moment');
       }
+      await audit('enrollment_started', user.id, context);
       return enrollmentView(user, factor);
     },
 
-    /** A valid code turns the pending factor on and returns the backup codes, once. */
-    async confirm(userId: string, code: string, context: RequestContext) {
-      const factor = await store.factor(userId);
-      if (!factor) throw new ServiceError('ENROLLMENT_NOT_STARTED', 'start enrollment first');
-      if (factor.status === 'active')
+    /**
+     * A valid code turns this session's pending factor on and returns the
+     * backup codes, once. The session has now passed a second factor; every
+     * other session of the user ends, so a password alone no longer gets in.
+     */
+    async confirm(actor: Actor, code: string, context: RequestContext) {
+      const { factor } = await userWithFactor(actor);
+      if (factor?.status === 'active')
         throw new ServiceError('TWO_FACTOR_ENABLED', 'two-factor authentication is already on');
+      if (!factor || factor.sessionId !== actor.sessionId)
+        throw new ServiceError('ENROLLMENT_NOT_STARTED', 'start enrollment first (in this session)');
       checkCodeShape({ code }, factor);
       const result = (await totpOf(factor)).verify(code, { nowSeconds: nowMs() / 1000, window: config.windowSteps });
       if (!result.ok) throw new ServiceError('CODE_WRONG', 'the code is not valid');
-      const backup = await freshBackupCodes(userId);
+      const backup = await freshBackupCodes(actor.userId);
       const activated = await store.activateFactor({
-        userId,
+        userId: actor.userId,
         factorId: factor.id,
         counter: result.counter,
         codeHashes: backup.hashes,
         ids: backup.ids,
         now: nowMs(),
+        sessionId: actor.sessionId,
       });
       if (!activated) throw new ServiceError('TWO_FACTOR_ENABLED', 'two-factor authentication is already on');
-      await audit('enrollment_confirmed', userId, context);
+      await audit('enrollment_confirmed', actor.userId, context);
       return { backupCodes: backup.codes };
     },
 
-    async status(userId: string) {
-      const user = await userOrThrow(userId);
-      const factor = await store.factor(userId);
-      const codes = factor?.status === 'active' ? await store.backupCodes(userId) : [];
+    async status(actor: Actor) {
+      const { user, factor } = await userWithFactor(actor);
+      const codes = factor?.status === 'active' ? await store.backupCodes(user.id) : [];
       const now = nowMs();
       return {
         enabled: factor?.status === 'active',
@@ -492,27 +584,28 @@ function createService(deps: ServiceDeps) {
     },
 
     /** A step-up check of a code for a signed-in user. */
-    async validate(userId: string, input: SecondFactorInput, context: RequestContext) {
-      const method = await checkSecondFactor(await userWithFactor(userId), input, context);
+    async validate(actor: Actor, input: SecondFactorInput, context: RequestContext) {
+      const method = await checkSecondFactor(await userWithFactor(actor), input, context);
       return { valid: true as const, method };
     },
 
-    /** Turning 2FA off takes a current code or a backup code, not just a session. */
-    async disable(userId: string, input: SecondFactorInput, context: RequestContext) {
-      await checkSecondFactor(await userWithFactor(userId), input, context);
-      await store.deleteFactor(userId);
-      await audit('two_factor_disabled', userId, context);
+    /** Turning 2FA off takes a current code or a backup code, not just a session; other sessions end. */
+    async disable(actor: Actor, input: SecondFactorInput, context: RequestContext) {
+      await checkSecondFactor(await userWithFactor(actor), input, context);
+      await store.deleteFactor(actor.userId, actor.sessionId, nowMs());
+      await audit('two_factor_disabled', actor.userId, context);
     },
 
-    async rotateBackupCodes(userId: string, code: string, context: RequestContext) {
-      await checkSecondFactor(await userWithFactor(userId), { code }, context);
-      const backup = await freshBackupCodes(userId);
-      await store.replaceBackupCodes(userId, backup.hashes, backup.ids, nowMs());
-      await audit('backup_codes_rotated', userId, context);
+    /** New backup codes (the old ones stop working); other sessions end. */
+    async rotateBackupCodes(actor: Actor, code: string, context: RequestContext) {
+      await checkSecondFactor(await userWithFactor(actor), { code }, context);
+      const backup = await freshBackupCodes(actor.userId);
+      await store.replaceBackupCodes(actor.userId, backup, actor.sessionId, nowMs());
+      await audit('backup_codes_rotated', actor.userId, context);
       return { backupCodes: backup.codes };
     },
 
-    // Operator actions (the admin CLI)
+    // Operator actions (the admin CLI). Each ends every session of the user.
 
     async listUsers() {
       return (await store.listUsers()).map((u) => ({
@@ -529,18 +622,21 @@ function createService(deps: ServiceDeps) {
     async unlock(username: string) {
       const user = await store.userByName(normalizeUsername(username));
       if (!user || !(await store.unlock(user.id))) throw new ServiceError('USER_NOT_FOUND', 'no such user');
+      await store.revokeSessions(user.id, null, nowMs());
       await audit('second_factor_unlocked', user.id, { ip: null });
     },
     async resetTwoFactor(username: string) {
       const user = await store.userByName(normalizeUsername(username));
       if (!user) throw new ServiceError('USER_NOT_FOUND', 'no such user');
-      await store.deleteFactor(user.id);
+      await store.deleteFactor(user.id, null, nowMs());
       await store.unlock(user.id);
       await audit('two_factor_reset', user.id, { ip: null });
     },
     /**
      * Reseals every stored secret under the current key. Works in user-id
-     * order and only replaces what it read, so it is safe to stop and run again.
+     * order and only replaces what it read, so it is safe to stop and run
+     * again. Backup codes cannot be re-keyed without the codes themselves:
+     * the result says how many users' unused codes still depend on each old key.
      */
     async rotateKeys(onProgress?: (done: number, total: number) => void) {
       const total = await store.countFactors();
@@ -562,12 +658,56 @@ function createService(deps: ServiceDeps) {
         after = batch[batch.length - 1]!.userId;
       }
       await audit('keys_rotated', null, { ip: null }, { resealed, currentKey: ring.currentId });
-      return { checked: done, resealed };
+      const { backupCodeUsers } = await store.keyUsage(ring.ids);
+      const backupCodesOnOldKeys = [...backupCodeUsers]
+        .filter(([id, users]) => id !== ring.currentId && users > 0)
+        .map(([keyId, users]) => ({ keyId, users }));
+      return { checked: done, resealed, backupCodesOnOldKeys };
+    },
+    /**
+     * The start-up check: refuses (KEY_MISSING, naming the key id) when stored
+     * secrets or unused backup codes depend on a key the ring lacks, or when a
+     * ring key fails to open a secret sealed under its id (a wrong key).
+     */
+    async checkKeys(): Promise<void> {
+      const { secrets, backupCodeUsers } = await store.keyUsage(ring.ids);
+      for (const [keyId, count] of secrets) {
+        if (count > 0 && !ring.ids.includes(keyId)) {
+          throw new ServiceError(
+            'KEY_MISSING',
+            `${count} stored secrets are sealed under the key ${keyId}, which the key ring lacks`,
+          );
+        }
+      }
+      for (const [keyId, users] of backupCodeUsers) {
+        if (users > 0 && !ring.ids.includes(keyId)) {
+          throw new ServiceError(
+            'KEY_MISSING',
+            `the unused backup codes of ${users} users are hashed under the key ${keyId}, which the key ring lacks: keep it in the ring until they make new codes`,
+          );
+        }
+      }
+      for (const keyId of ring.ids) {
+        const factor = await store.factorSealedBy(keyId);
+        if (!factor) continue;
+        try {
+          await openSecret(ring, factor.sealedSecret, factorData(factor));
+        } catch {
+          throw new ServiceError(
+            'KEY_MISSING',
+            `the key ${keyId} in the key ring does not open the secrets sealed under ${keyId}: is it the right key?`,
+          );
+        }
+      }
+    },
+    /** Deletes expired challenges, refresh tokens and sessions, at most `limit` of each. */
+    async prune(limit: number): Promise<number> {
+      return store.prune(nowMs(), limit);
     },
   };
 }
 
 type Service = ReturnType<typeof createService>;
 
-export type { LoginResult, RequestContext, SecondFactorInput, Service, ServiceConfig, ServiceDeps, Tokens };
+export type { Actor, LoginResult, RequestContext, SecondFactorInput, Service, ServiceConfig, ServiceDeps, Tokens };
 export { createService };

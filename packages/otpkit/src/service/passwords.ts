@@ -43,5 +43,36 @@ async function verifyPassword(password: string, stored: string, fallback: Scrypt
   return wellFormed && actual.length === expected.length && timingSafeEqual(actual, expected);
 }
 
+/** Requests that may wait for a hashing slot, per slot: a few KDF runs' worth (about a second), no more. */
+const WAITING_PER_SLOT = 4;
+
+/**
+ * Caps the password hashes computed at once. scrypt runs on libuv's thread
+ * pool and keeps a core busy for a third of a second; unbounded, a flood of
+ * logins would take every core and thread from everyone else. Beyond the cap
+ * a few wait their turn, and the rest are refused at once (`busy()`), which
+ * the HTTP edge answers with 503 and Retry-After.
+ */
+function createHashGate(concurrency: number, busy: () => Error) {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return async function gated<T>(work: () => Promise<T>): Promise<T> {
+    if (running >= concurrency) {
+      if (waiting.length >= concurrency * WAITING_PER_SLOT) throw busy();
+      await new Promise<void>((resolve) => waiting.push(resolve));
+    } else {
+      running++;
+    }
+    try {
+      return await work();
+    } finally {
+      const next = waiting.shift();
+      if (next)
+        next(); // the slot passes straight to the next in line
+      else running--;
+    }
+  };
+}
+
 export type { ScryptParams };
-export { hashPassword, OWASP_SCRYPT, verifyPassword };
+export { createHashGate, hashPassword, OWASP_SCRYPT, verifyPassword };

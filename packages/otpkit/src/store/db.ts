@@ -36,5 +36,16 @@ interface Tx {
 /** Thrown inside a batch when an expectChanges does not hold; caught by the adapters. */
 class BatchAborted extends Error {}
 
+/**
+ * The database could not be reached, or did not answer in time: a fault of the
+ * moment, not of the request (HTTP 503, exit status 1 at start). Both adapters
+ * throw it in place of their drivers' connection, timeout and I/O errors; any
+ * other error (a constraint, a bug) passes through unchanged. The message says
+ * where and what happened from a fixed list, never a statement or its values.
+ */
+class DatabaseUnavailable extends Error {
+  override name = 'DatabaseUnavailable';
+}
+
 export type { Db, Param, Statement, Tx };
-export { BatchAborted };
+export { BatchAborted, DatabaseUnavailable };

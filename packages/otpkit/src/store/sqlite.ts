@@ -1,15 +1,78 @@
 // The embedded default: SQLite through better-sqlite3, in WAL mode.
 
+import { chmodSync, closeSync, fchmodSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { BatchAborted, type Db, type Param } from './db.js';
+import { BatchAborted, DatabaseUnavailable, type Db, type Param } from './db.js';
+
+/** Another process writing: wait this long for its lock, then answer DatabaseUnavailable (503). */
+const BUSY_TIMEOUT_MS = 5_000;
+/** The database and its companions hold password hashes and sealed secrets: readable by their owner only. */
+const PRIVATE_MODE = 0o600;
+
+// Result codes (https://sqlite.org/rescode.html), extended ones included,
+// that mean the file cannot be used now rather than that a statement is wrong.
+const UNAVAILABLE_CODES: readonly [prefix: string, reason: string][] = [
+  ['SQLITE_BUSY', `still locked by another connection after ${BUSY_TIMEOUT_MS} ms`],
+  ['SQLITE_IOERR', 'input/output error'],
+  ['SQLITE_FULL', 'the disk is full'],
+  ['SQLITE_CANTOPEN', 'the file cannot be opened'],
+  ['SQLITE_NOMEM', 'out of memory'],
+];
+
+// What making the file private (below) can meet: a directory otpkit may not write, or a full disk.
+const FILE_ERRORS = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'ENOENT', 'ENOTDIR', 'EISDIR']);
+
+/** DatabaseUnavailable for an error in the lists above; any other error unchanged. */
+function fault(error: unknown, path: string): unknown {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return error;
+  const known = UNAVAILABLE_CODES.find(([prefix]) => code === prefix || code.startsWith(`${prefix}_`));
+  const reason = known?.[1] ?? (FILE_ERRORS.has(code) ? 'the file cannot be opened' : undefined);
+  return reason ? new DatabaseUnavailable(`database unavailable (SQLite at ${path}): ${reason} (${code})`) : error;
+}
+
+/**
+ * Makes the database file (creating it empty, which SQLite takes as a new
+ * database) and any journal left beside it readable by their owner only,
+ * whatever the umask and whoever made the directory. SQLite's unix VFS
+ * creates the -wal and -shm files later with the database file's mode.
+ * A file another user owns (EPERM) keeps the mode that user chose.
+ */
+function makePrivate(path: string): void {
+  if (path === '' || path === ':memory:' || path.startsWith('file:')) return;
+  const narrow = (chmod: () => void) => {
+    try {
+      chmod();
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'EPERM') throw error;
+    }
+  };
+  const fd = openSync(path, 'a', PRIVATE_MODE);
+  try {
+    narrow(() => fchmodSync(fd, PRIVATE_MODE));
+  } finally {
+    closeSync(fd);
+  }
+  for (const suffix of ['-wal', '-shm', '-journal']) narrow(() => chmodSync(`${path}${suffix}`, PRIVATE_MODE));
+}
 
 function openSqlite(path: string): Db {
+  try {
+    return open(path);
+  } catch (error) {
+    throw fault(error, path);
+  }
+}
+
+function open(path: string): Db {
+  makePrivate(path);
   const db = new Database(path);
   db.pragma('journal_mode = WAL'); // readers do not wait for the writer
   db.pragma('synchronous = NORMAL'); // durable at each checkpoint; WAL keeps it consistent
-  db.pragma('busy_timeout = 5000'); // another process writing: wait up to 5 s, not fail
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`); // another process writing: wait, not fail
   db.pragma('foreign_keys = ON');
   const checkpointer = startCheckpointer(db, path);
   const cache = new Map<string, Database.Statement>();
@@ -24,12 +87,22 @@ function openSqlite(path: string): Db {
   const commits = groupCommit(db, prepare, checkpointer.wrote);
   return {
     dialect: 'sqlite',
-    all: async <T>(sql: string, params: readonly Param[] = []) => {
-      const statement = prepare(sql);
-      if (statement.readonly) return statement.all(...params) as T[];
-      return commits.write(() => statement.all(...params) as T[]); // UPDATE ... RETURNING
+    async all<T>(sql: string, params: readonly Param[] = []) {
+      try {
+        const statement = prepare(sql);
+        if (statement.readonly) return statement.all(...params) as T[];
+        return await commits.write(() => statement.all(...params) as T[]); // UPDATE ... RETURNING
+      } catch (error) {
+        throw fault(error, path);
+      }
     },
-    run: async (sql, params = []) => commits.write(() => prepare(sql).run(...params).changes),
+    async run(sql, params = []) {
+      try {
+        return await commits.write(() => prepare(sql).run(...params).changes);
+      } catch (error) {
+        throw fault(error, path);
+      }
+    },
     async batch(statements) {
       try {
         return await commits.write(() => {
@@ -41,12 +114,16 @@ function openSqlite(path: string): Db {
         });
       } catch (error) {
         if (error instanceof BatchAborted) return false;
-        throw error;
+        throw fault(error, path);
       }
     },
     async exclusive(fn) {
       await commits.idle();
-      db.exec('BEGIN IMMEDIATE'); // takes the write lock now: a second process waits here
+      try {
+        db.exec('BEGIN IMMEDIATE'); // takes the write lock now: a second process waits here
+      } catch (error) {
+        throw fault(error, path);
+      }
       try {
         const result = await fn({
           exec: async (sql) => void db.exec(sql),
@@ -56,8 +133,8 @@ function openSqlite(path: string): Db {
         checkpointer.wrote();
         return result;
       } catch (error) {
-        db.exec('ROLLBACK');
-        throw error;
+        if (db.inTransaction) db.exec('ROLLBACK');
+        throw fault(error, path);
       }
     },
     async close() {
@@ -131,7 +208,7 @@ const CHECKPOINTER = `
   const { workerData } = require('node:worker_threads');
   const Database = require(workerData.driver);
   const db = new Database(workerData.path);
-  db.pragma('busy_timeout = 5000');
+  db.pragma('busy_timeout = ' + workerData.busyTimeoutMs);
   const writes = new Int32Array(workerData.writes);
   for (let seen = 0; ; ) {
     Atomics.wait(writes, 0, seen);
@@ -147,7 +224,12 @@ function startCheckpointer(db: Database.Database, path: string) {
   const writes = new Int32Array(new SharedArrayBuffer(8));
   const worker = new Worker(CHECKPOINTER, {
     eval: true,
-    workerData: { path, writes: writes.buffer, driver: createRequire(import.meta.url).resolve('better-sqlite3') },
+    workerData: {
+      path,
+      busyTimeoutMs: BUSY_TIMEOUT_MS,
+      writes: writes.buffer,
+      driver: createRequire(import.meta.url).resolve('better-sqlite3'),
+    },
   });
   worker.unref();
   let running = true;

@@ -3,7 +3,7 @@
 // attempt budget, a single-use challenge, refresh-token reuse) is one
 // conditional statement, so racing requests and processes cannot both win.
 
-import type { Db, Statement } from './db.js';
+import type { Db, Param, Statement } from './db.js';
 
 interface User {
   id: string;
@@ -19,6 +19,8 @@ interface Factor {
   id: string;
   userId: string;
   status: 'pending' | 'active';
+  /** The session that started a pending enrollment (null: an embedding app's user, or active). */
+  sessionId: string | null;
   sealedSecret: string;
   algorithm: string;
   digits: number;
@@ -38,6 +40,7 @@ interface BackupCode {
 interface NewFactor {
   id: string;
   userId: string;
+  sessionId: string | null;
   sealedSecret: string;
   algorithm: string;
   digits: number;
@@ -49,8 +52,11 @@ type AttemptClaim =
   /** `locks`: this claim reached the budget and set the lock (a success lifts it again). */
   { ok: true; attempt: number; locks: boolean } | { ok: false; lockedUntil: number; permanent: boolean };
 
+/** RFC 8176 authentication method references: password, then a TOTP code or a backup code. */
+type Amr = 'pwd' | 'otp' | 'backup';
+
 type RefreshUse =
-  | { status: 'ok'; sessionId: string; userId: string; secondFactor: boolean }
+  | { status: 'ok'; sessionId: string; userId: string; amr: Amr[]; expiresAt: number }
   | { status: 'reused'; sessionId: string; userId: string }
   | { status: 'invalid' };
 
@@ -63,15 +69,25 @@ interface AuditEvent {
   detail: Record<string, unknown> | null;
 }
 
-/** Attempt-budget policy, stored per user as it advances (see claimAttempt). */
+/** Attempt-budget policy (see budgetClaim): what a count of consecutive wrong codes means. */
 interface BudgetPolicy {
   /** Wrong codes between locks. */
   attemptsPerLock: number;
+  /** The first lock; each next one is twice as long, up to maxLockMs. */
   firstLockMs: number;
   maxLockMs: number;
   /** From this many consecutive wrong codes, only an operator unlocks. */
   permanentAfter: number;
 }
+
+/** The password step's per-account throttle: this many failures in a window, then 429 until it ends. */
+interface PasswordPolicy {
+  limit: number;
+  windowMs: number;
+}
+
+/** A password attempt claimed before the KDF runs, or the end of the window that refuses it. */
+type PasswordClaim = { ok: true } | { ok: false; retryAt: number };
 
 type UserRow = {
   id: string;
@@ -86,6 +102,7 @@ type FactorRow = {
   id: string;
   user_id: string;
   status: 'pending' | 'active';
+  session_id: string | null;
   sealed_secret: string;
   algorithm: string;
   digits: number;
@@ -108,6 +125,7 @@ const toFactor = (r: FactorRow): Factor => ({
   id: r.id,
   userId: r.user_id,
   status: r.status,
+  sessionId: r.session_id,
   sealedSecret: r.sealed_secret,
   algorithm: r.algorithm,
   digits: Number(r.digits),
@@ -119,7 +137,7 @@ const toFactor = (r: FactorRow): Factor => ({
 
 const USER_COLUMNS = 'id, username, password_hash, created_at, failed_attempts, locked_until, locked_permanently';
 const FACTOR_COLUMNS =
-  'id, user_id, status, sealed_secret, algorithm, digits, period_seconds, last_counter, created_at, confirmed_at';
+  'id, user_id, status, session_id, sealed_secret, algorithm, digits, period_seconds, last_counter, created_at, confirmed_at';
 
 type ClaimedRow = { failed_attempts: number; locked_until: number };
 type UserWithFactor = { user: User; factor: Factor | undefined };
@@ -146,30 +164,56 @@ function isUniqueViolation(error: unknown): boolean {
 interface NewSession {
   id: string;
   userId: string;
-  secondFactor: boolean;
+  amr: Amr[];
   tokenHash: string;
   now: number;
+  /** The refresh token's expiry. */
+  expiresAt: number;
+  /** The session's own, absolute end. */
+  sessionExpiresAt: number;
+}
+
+/** A live session: not revoked, not past its absolute end. */
+interface LiveSession {
+  userId: string;
+  amr: Amr[];
   expiresAt: number;
 }
+
+const amrOf = (text: string): Amr[] => text.split(' ') as Amr[];
 
 /** What a second factor that passed spends: a TOTP counter or a backup code. */
 type Spend = { factorId: string; counter: number } | { backupCodeId: string };
 
-function createStore(db: Db, policy: BudgetPolicy) {
+/**
+ * The lock each claim that reaches a multiple of attemptsPerLock sets: its
+ * length is a CASE over the lock's number (firstLockMs, doubled each time, up
+ * to maxLockMs), written from the policy's whole numbers. Everything about the
+ * budget follows from failed_attempts, so refunding an attempt undoes it exactly.
+ */
+function lockLengthSql(policy: BudgetPolicy, attempt: string): string {
+  const whens: string[] = [];
+  for (let n = 1, ms = policy.firstLockMs; ms < policy.maxLockMs; n++, ms *= 2) whens.push(`WHEN ${n} THEN ${ms}`);
+  return `CASE ${attempt} / ${policy.attemptsPerLock} ${whens.join(' ')} ELSE ${policy.maxLockMs} END`;
+}
+
+/** Bounds the search for key ids outside the ring (a ring holds at most 16). */
+const MAX_UNKNOWN_KEY_IDS = 32;
+
+function createStore(db: Db, policy: BudgetPolicy, passwords: PasswordPolicy) {
   const one = async <T>(sql: string, params: (string | number | null)[]) => (await db.all<T>(sql, params))[0];
 
   // The attempt budget: claimed before a code is evaluated, so a burst cannot
   // evaluate more than the budget. The claim that reaches the limit also sets
   // the lock (a success lifts it again), so a crash cannot leave it unset.
   // One UPDATE of the user's row: SET `set`, WHERE id = ... AND `open`.
+  const per = policy.attemptsPerLock;
   const budgetClaim = (now: number) => ({
     set: `failed_attempts = failed_attempts + 1,
-          locked_until = CASE WHEN failed_attempts + 1 >= budget_limit THEN ? + next_lock_ms ELSE locked_until END,
-          locked_permanently = CASE WHEN failed_attempts + 1 >= ? THEN 1 ELSE locked_permanently END,
-          next_lock_ms = CASE WHEN failed_attempts + 1 >= budget_limit
-            THEN (CASE WHEN next_lock_ms * 2 > ? THEN ? ELSE next_lock_ms * 2 END) ELSE next_lock_ms END,
-          budget_limit = CASE WHEN failed_attempts + 1 >= budget_limit THEN budget_limit + ? ELSE budget_limit END`,
-    setParams: [now, policy.permanentAfter, policy.maxLockMs, policy.maxLockMs, policy.attemptsPerLock],
+          locked_until = CASE WHEN (failed_attempts + 1) % ${per} = 0
+            THEN CAST(? AS BIGINT) + ${lockLengthSql(policy, '(failed_attempts + 1)')} ELSE locked_until END,
+          locked_permanently = CASE WHEN failed_attempts + 1 >= ${policy.permanentAfter} THEN 1 ELSE locked_permanently END`,
+    setParams: [now],
     open: 'locked_permanently = 0 AND locked_until <= ?',
     openParams: [now],
   });
@@ -190,6 +234,37 @@ function createStore(db: Db, policy: BudgetPolicy) {
       permanent: Number(row?.locked_permanently ?? 1) === 1,
     };
   };
+  /** Values sealed or hashed under a key id start 'v1.<id>.'; substr compares case-sensitively on both databases. */
+  const keyPrefix = (keyId: string) => `v1.${keyId}.`;
+  async function usageByKey(
+    known: readonly string[],
+    where: { table: string; column: string; counted: string; filter?: string },
+  ): Promise<Map<string, number>> {
+    const { table, column, counted, filter = 'TRUE' } = where;
+    const prefixes = new Map(known.map((id) => [id, keyPrefix(id)]));
+    // Ids outside the ring: one value under none of the prefixes seen so far names the next.
+    for (let found = 0; found < MAX_UNKNOWN_KEY_IDS; found++) {
+      const outside = [...prefixes.values()].map(() => `substr(${column}, 1, ?) <> ?`);
+      const row = await one<{ v: string }>(
+        `SELECT ${column} AS v FROM ${table} WHERE ${[filter, ...outside].join(' AND ')} LIMIT 1`,
+        [...prefixes.values()].flatMap((p) => [p.length, p]),
+      );
+      if (!row) break;
+      const id = /^v1\.([A-Za-z0-9_-]{1,32})\./.exec(row.v)?.[1];
+      prefixes.set(id ?? `(unreadable)${found}`, id === undefined ? row.v : keyPrefix(id));
+    }
+    const counts = new Map<string, number>();
+    for (const [id, prefix] of prefixes) {
+      const row = await one<{ n: number }>(
+        `SELECT count(${counted}) AS n FROM ${table} WHERE ${filter} AND substr(${column}, 1, ?) = ?`,
+        [prefix.length, prefix],
+      );
+      const label = id.startsWith('(unreadable)') ? '(unreadable)' : id;
+      counts.set(label, (counts.get(label) ?? 0) + Number(row?.n ?? 0));
+    }
+    return counts;
+  }
+
   // The statements acceptSecondFactor settles in one transaction.
   const claimCounter = (userId: string, factorId: string, counter: number): Statement => ({
     sql: `UPDATE totp_factors SET last_counter = ? WHERE user_id = ? AND id = ? AND status = 'active' AND last_counter < ?`,
@@ -207,9 +282,17 @@ function createStore(db: Db, policy: BudgetPolicy) {
     expectChanges: 1,
   });
   const resetAttempts = (userId: string): Statement => ({
-    sql: `UPDATE users SET failed_attempts = 0, budget_limit = ?, next_lock_ms = ?, locked_until = 0
-          WHERE id = ? AND locked_permanently = 0`,
-    params: [policy.attemptsPerLock, policy.firstLockMs, userId],
+    sql: 'UPDATE users SET failed_attempts = 0, locked_until = 0 WHERE id = ? AND locked_permanently = 0',
+    params: [userId],
+  });
+  const passwordRefund = (userId: string): [string, Param[]] => [
+    'UPDATE users SET password_failures = password_failures - 1 WHERE id = ? AND password_failures > 0',
+    [userId],
+  ];
+  /** Ends the user's sessions but `keep` (null: all of them), as of `now`. */
+  const revokeSessions = (userId: string, keep: string | null, now: number): Statement => ({
+    sql: 'UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND id <> ? AND revoked_at IS NULL',
+    params: [now, userId, keep ?? ''],
   });
   const addAudit = (e: AuditEvent): Statement => ({
     sql: 'INSERT INTO audit_events (id, at, type, user_id, ip, detail) VALUES (?, ?, ?, ?, ?, ?)',
@@ -217,8 +300,8 @@ function createStore(db: Db, policy: BudgetPolicy) {
   });
   const createSession = (n: NewSession): Statement[] => [
     {
-      sql: 'INSERT INTO sessions (id, user_id, second_factor, created_at) VALUES (?, ?, ?, ?)',
-      params: [n.id, n.userId, n.secondFactor ? 1 : 0, n.now],
+      sql: 'INSERT INTO sessions (id, user_id, amr, created_at, expires_at) VALUES (?, ?, ?, ?, ?)',
+      params: [n.id, n.userId, n.amr.join(' '), n.now, n.sessionExpiresAt],
     },
     {
       sql: 'INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) VALUES (?, ?, ?, ?)',
@@ -233,10 +316,12 @@ function createStore(db: Db, policy: BudgetPolicy) {
 
     async createUser(user: { id: string; username: string; passwordHash: string; now: number }): Promise<boolean> {
       try {
-        await db.run(
-          'INSERT INTO users (id, username, password_hash, created_at, budget_limit, next_lock_ms) VALUES (?, ?, ?, ?, ?, ?)',
-          [user.id, user.username, user.passwordHash, user.now, policy.attemptsPerLock, policy.firstLockMs],
-        );
+        await db.run('INSERT INTO users (id, username, password_hash, created_at) VALUES (?, ?, ?, ?)', [
+          user.id,
+          user.username,
+          user.passwordHash,
+          user.now,
+        ]);
         return true;
       } catch (error) {
         if (isUniqueViolation(error)) return false;
@@ -299,13 +384,65 @@ function createStore(db: Db, policy: BudgetPolicy) {
         ...(a.session ? createSession(a.session) : []),
       ]);
     },
-    /** An operator's unlock: also lifts a permanent lock. */
+    /**
+     * Gives back an attempt claimed for a check that then failed on our side
+     * (a 5xx): one fewer wrong code, and the lock or permanent lock that
+     * attempt set is lifted, since the budget follows from the count alone.
+     * The login challenge's attempt, if any, is given back too.
+     */
+    async refundAttempt(userId: string, challengeHash?: string): Promise<void> {
+      await db.batch([
+        {
+          sql: `UPDATE users SET failed_attempts = failed_attempts - 1,
+                  locked_until = CASE WHEN failed_attempts % ${per} = 0 THEN 0 ELSE locked_until END,
+                  locked_permanently = CASE WHEN failed_attempts = ${policy.permanentAfter} THEN 0 ELSE locked_permanently END
+                WHERE id = ? AND failed_attempts > 0`,
+          params: [userId],
+        },
+        ...(challengeHash === undefined
+          ? []
+          : [
+              {
+                sql: 'UPDATE login_challenges SET attempts = attempts - 1 WHERE token_hash = ? AND attempts > 0',
+                params: [challengeHash],
+              },
+            ]),
+      ]);
+    },
+    /**
+     * The password step's throttle: claims a failure before the KDF runs (a
+     * success gives it back, see passwordRefund), so a burst cannot try more
+     * passwords than the limit. A window starts at the first failure after
+     * the last one ended.
+     */
+    async claimPasswordAttempt(userId: string, now: number): Promise<PasswordClaim> {
+      const ended = now - passwords.windowMs;
+      const row = await one<{ password_failures: number }>(
+        `UPDATE users SET
+           password_failures = CASE WHEN password_window_start <= ? THEN 1 ELSE password_failures + 1 END,
+           password_window_start = CASE WHEN password_window_start <= ? THEN ? ELSE password_window_start END
+         WHERE id = ? AND (password_window_start <= ? OR password_failures < ?)
+         RETURNING password_failures`,
+        [ended, ended, now, userId, ended, passwords.limit],
+      );
+      if (row) return { ok: true };
+      const held = await one<{ password_window_start: number }>(
+        'SELECT password_window_start FROM users WHERE id = ?',
+        [userId],
+      );
+      return { ok: false, retryAt: Number(held?.password_window_start ?? now) + passwords.windowMs };
+    },
+    /** Gives back a claimed password attempt (a right password, or a fault of ours). */
+    async refundPasswordAttempt(userId: string): Promise<void> {
+      await db.run(...passwordRefund(userId));
+    },
+    /** An operator's unlock: also lifts a permanent lock and the password throttle. */
     async unlock(userId: string): Promise<boolean> {
       return (
         (await db.run(
-          `UPDATE users SET failed_attempts = 0, budget_limit = ?, next_lock_ms = ?, locked_until = 0, locked_permanently = 0
+          `UPDATE users SET failed_attempts = 0, locked_until = 0, locked_permanently = 0, password_failures = 0
            WHERE id = ?`,
-          [policy.attemptsPerLock, policy.firstLockMs, userId],
+          [userId],
         )) === 1
       );
     },
@@ -316,17 +453,31 @@ function createStore(db: Db, policy: BudgetPolicy) {
       const row = await one<FactorRow>(`SELECT ${FACTOR_COLUMNS} FROM totp_factors WHERE user_id = ?`, [userId]);
       return row && toFactor(row);
     },
-    /** Inserts a pending factor unless the user has one; returns the one that is stored. */
-    async putPendingFactor(f: NewFactor): Promise<Factor> {
+    /**
+     * Inserts a pending factor unless the user has one; returns the one that
+     * is stored. `replacing`: the id of a pending factor (another session's)
+     * to delete first; if a racing call stores its own in between, that one is returned.
+     */
+    async putPendingFactor(f: NewFactor, replacing?: string): Promise<Factor> {
+      if (replacing !== undefined) {
+        await db.run("DELETE FROM totp_factors WHERE user_id = ? AND id = ? AND status = 'pending'", [
+          f.userId,
+          replacing,
+        ]);
+      }
       await db.run(
-        `INSERT INTO totp_factors (user_id, id, status, sealed_secret, algorithm, digits, period_seconds, created_at)
-         VALUES (?, ?, 'pending', ?, ?, ?, ?, ?) ON CONFLICT (user_id) DO NOTHING`,
-        [f.userId, f.id, f.sealedSecret, f.algorithm, f.digits, f.periodSeconds, f.now],
+        `INSERT INTO totp_factors (user_id, id, status, session_id, sealed_secret, algorithm, digits, period_seconds, created_at)
+         VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id) DO NOTHING`,
+        [f.userId, f.id, f.sessionId, f.sealedSecret, f.algorithm, f.digits, f.periodSeconds, f.now],
       );
       const row = await one<FactorRow>(`SELECT ${FACTOR_COLUMNS} FROM totp_factors WHERE user_id = ?`, [f.userId]);
       return toFactor(row!);
     },
-    /** Pending to active with the confirming code's counter, and a fresh set of backup codes. */
+    /**
+     * Pending to active with the confirming code's counter, and a fresh set of
+     * backup codes. The confirming session (if any) has now passed a second
+     * factor; every other session of the user ends.
+     */
     async activateFactor(a: {
       userId: string;
       factorId: string;
@@ -334,14 +485,20 @@ function createStore(db: Db, policy: BudgetPolicy) {
       codeHashes: string[];
       ids: string[];
       now: number;
+      sessionId?: string | null;
     }) {
+      const session = a.sessionId ?? null;
       return db.batch([
         {
-          sql: `UPDATE totp_factors SET status = 'active', last_counter = ?, confirmed_at = ?
+          sql: `UPDATE totp_factors SET status = 'active', last_counter = ?, confirmed_at = ?, session_id = NULL
                 WHERE user_id = ? AND id = ? AND status = 'pending' AND last_counter < ?`,
           params: [a.counter, a.now, a.userId, a.factorId, a.counter],
           expectChanges: 1,
         },
+        revokeSessions(a.userId, session, a.now),
+        ...(session === null
+          ? []
+          : [{ sql: "UPDATE sessions SET amr = 'pwd otp' WHERE id = ? AND user_id = ?", params: [session, a.userId] }]),
         { sql: 'DELETE FROM backup_codes WHERE user_id = ?', params: [a.userId] },
         ...a.codeHashes.map((hash, i) => ({
           sql: 'INSERT INTO backup_codes (id, user_id, code_hash, created_at) VALUES (?, ?, ?, ?)',
@@ -349,10 +506,12 @@ function createStore(db: Db, policy: BudgetPolicy) {
         })),
       ]);
     },
-    async deleteFactor(userId: string): Promise<void> {
+    /** 2FA off: the factor and backup codes go, and every session but `keep` (null: all) ends. */
+    async deleteFactor(userId: string, keep: string | null, now: number): Promise<void> {
       await db.batch([
         { sql: 'DELETE FROM backup_codes WHERE user_id = ?', params: [userId] },
         { sql: 'DELETE FROM totp_factors WHERE user_id = ?', params: [userId] },
+        revokeSessions(userId, keep, now),
       ]);
     },
     /** For key rotation: replaces a sealed secret only if it is still the one read. */
@@ -390,8 +549,16 @@ function createStore(db: Db, policy: BudgetPolicy) {
         usedAt: r.used_at === null ? null : Number(r.used_at),
       }));
     },
-    async replaceBackupCodes(userId: string, codeHashes: string[], ids: string[], now: number): Promise<void> {
+    /** New backup codes; every session but `keep` ends. */
+    async replaceBackupCodes(
+      userId: string,
+      codes: { hashes: string[]; ids: string[] },
+      keep: string | null,
+      now: number,
+    ): Promise<void> {
+      const { hashes: codeHashes, ids } = codes;
       await db.batch([
+        revokeSessions(userId, keep, now),
         { sql: 'DELETE FROM backup_codes WHERE user_id = ?', params: [userId] },
         ...codeHashes.map((hash, i) => ({
           sql: 'INSERT INTO backup_codes (id, user_id, code_hash, created_at) VALUES (?, ?, ?, ?)',
@@ -402,12 +569,15 @@ function createStore(db: Db, policy: BudgetPolicy) {
 
     // Login challenges
 
+    /** A login challenge after a right password, which gives its claimed password attempt back. */
     async createChallenge(c: { tokenHash: string; userId: string; now: number; expiresAt: number }): Promise<void> {
-      await db.run('INSERT INTO login_challenges (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)', [
-        c.tokenHash,
-        c.userId,
-        c.now,
-        c.expiresAt,
+      const [sql, params] = passwordRefund(c.userId);
+      await db.batch([
+        {
+          sql: 'INSERT INTO login_challenges (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)',
+          params: [c.tokenHash, c.userId, c.now, c.expiresAt],
+        },
+        { sql, params },
       ]);
     },
     /**
@@ -460,9 +630,13 @@ function createStore(db: Db, policy: BudgetPolicy) {
     },
     // Sessions and refresh tokens
 
-    /** A new session (and its first refresh token), with its audit events, in one transaction. */
+    /**
+     * A new session (and its first refresh token) after a right password, with
+     * its audit events, in one transaction; the claimed password attempt is given back.
+     */
     async createSession(session: NewSession, audit: AuditEvent[] = []): Promise<void> {
-      await db.batch([...createSession(session), ...audit.map(addAudit)]);
+      const [sql, params] = passwordRefund(session.userId);
+      await db.batch([...createSession(session), ...audit.map(addAudit), { sql, params }]);
     },
     /**
      * Rotates a refresh token: marks it used and adds its successor, once. A
@@ -472,12 +646,19 @@ function createStore(db: Db, policy: BudgetPolicy) {
       tokenHash: string,
       next: { tokenHash: string; now: number; expiresAt: number },
     ): Promise<RefreshUse> {
-      const row = await one<{ session_id: string; user_id: string; second_factor: number; revoked_at: number | null }>(
-        `SELECT t.session_id, s.user_id, s.second_factor, s.revoked_at FROM refresh_tokens t
+      const row = await one<{
+        session_id: string;
+        user_id: string;
+        amr: string;
+        expires_at: number;
+        revoked_at: number | null;
+      }>(
+        `SELECT t.session_id, s.user_id, s.amr, s.expires_at, s.revoked_at FROM refresh_tokens t
          JOIN sessions s ON s.id = t.session_id WHERE t.token_hash = ?`,
         [tokenHash],
       );
-      if (!row || row.revoked_at !== null) return { status: 'invalid' };
+      if (!row || row.revoked_at !== null || Number(row.expires_at) <= next.now) return { status: 'invalid' };
+      const sessionEnds = Number(row.expires_at);
       const rotated = await db.batch([
         {
           sql: 'UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?',
@@ -486,7 +667,7 @@ function createStore(db: Db, policy: BudgetPolicy) {
         },
         {
           sql: 'INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) SELECT ?, id, ?, ? FROM sessions WHERE id = ? AND revoked_at IS NULL',
-          params: [next.tokenHash, next.now, next.expiresAt, row.session_id],
+          params: [next.tokenHash, next.now, Math.min(next.expiresAt, sessionEnds), row.session_id],
           expectChanges: 1,
         },
       ]);
@@ -495,7 +676,8 @@ function createStore(db: Db, policy: BudgetPolicy) {
           status: 'ok',
           sessionId: row.session_id,
           userId: row.user_id,
-          secondFactor: Number(row.second_factor) === 1,
+          amr: amrOf(row.amr),
+          expiresAt: sessionEnds,
         };
       }
       const used = await one<{ used_at: number | null }>('SELECT used_at FROM refresh_tokens WHERE token_hash = ?', [
@@ -505,12 +687,69 @@ function createStore(db: Db, policy: BudgetPolicy) {
       await this.revokeSession(row.session_id, next.now);
       return { status: 'reused', sessionId: row.session_id, userId: row.user_id };
     },
-    async sessionActive(sessionId: string): Promise<boolean> {
-      return (await one('SELECT id FROM sessions WHERE id = ? AND revoked_at IS NULL', [sessionId])) !== undefined;
+    /** The session if it is live: not revoked and not past its absolute end. */
+    async liveSession(sessionId: string, now: number): Promise<LiveSession | undefined> {
+      const row = await one<{ user_id: string; amr: string; expires_at: number }>(
+        'SELECT user_id, amr, expires_at FROM sessions WHERE id = ? AND revoked_at IS NULL AND expires_at > ?',
+        [sessionId, now],
+      );
+      return row && { userId: row.user_id, amr: amrOf(row.amr), expiresAt: Number(row.expires_at) };
+    },
+    /** Ends every session of a user but `keep` (null: all). */
+    async revokeSessions(userId: string, keep: string | null, now: number): Promise<void> {
+      const { sql, params } = revokeSessions(userId, keep, now);
+      await db.run(sql, params);
     },
     async revokeSession(sessionId: string, now: number): Promise<void> {
       await db.run('UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL', [now, sessionId]);
     },
+    // Upkeep
+
+    /**
+     * Deletes what has expired: login challenges, refresh tokens, and sessions
+     * past their absolute end (with their refresh tokens), at most `limit`
+     * rows of each per call, oldest first. Safe to run from several processes.
+     */
+    async prune(now: number, limit: number): Promise<number> {
+      let removed = 0;
+      for (const [table, key] of [
+        ['login_challenges', 'token_hash'],
+        ['refresh_tokens', 'token_hash'],
+        ['sessions', 'id'],
+      ] as const) {
+        removed += await db.run(
+          `DELETE FROM ${table} WHERE ${key} IN (SELECT ${key} FROM ${table} WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)`,
+          [now, limit],
+        );
+      }
+      return removed;
+    },
+    /**
+     * Which key ids the stored values depend on: sealed secrets per key id, and
+     * users with unused backup codes per key id, including ids that `known`
+     * lacks (found one at a time; '(unreadable)' for a value of no known layout).
+     */
+    async keyUsage(known: readonly string[]) {
+      return {
+        secrets: await usageByKey(known, { table: 'totp_factors', column: 'sealed_secret', counted: '*' }),
+        backupCodeUsers: await usageByKey(known, {
+          table: 'backup_codes',
+          column: 'code_hash',
+          counted: 'DISTINCT user_id',
+          filter: 'used_at IS NULL',
+        }),
+      };
+    },
+    /** A factor whose secret is sealed under `keyId`, to try the key on. */
+    async factorSealedBy(keyId: string): Promise<Factor | undefined> {
+      const prefix = keyPrefix(keyId);
+      const row = await one<FactorRow>(
+        `SELECT ${FACTOR_COLUMNS} FROM totp_factors WHERE substr(sealed_secret, 1, ?) = ? LIMIT 1`,
+        [prefix.length, prefix],
+      );
+      return row && toFactor(row);
+    },
+
     // Audit
 
     async addAudit(e: AuditEvent): Promise<void> {
@@ -546,13 +785,17 @@ function createStore(db: Db, policy: BudgetPolicy) {
 type Store = ReturnType<typeof createStore>;
 
 export type {
+  Amr,
   AttemptClaim,
   AuditEvent,
   BackupCode,
   BudgetPolicy,
   Factor,
+  LiveSession,
   NewFactor,
   NewSession,
+  PasswordClaim,
+  PasswordPolicy,
   RefreshUse,
   Spend,
   Store,

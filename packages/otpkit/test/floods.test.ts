@@ -1,0 +1,179 @@
+// Floods and faults, as an attacker or a bad day would bring them, on SQLite
+// and the real PostgreSQL: password guessing against one account, a burst
+// of sign-ins beyond the hashing cap, a spoofed X-Forwarded-For, a busy
+// thread pool, and a fault of ours in the second step (which must cost the
+// user nothing).
+
+import { pbkdf2 } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DATABASES, freshSqlite, type TestDb } from '../../../test/support/databases.js';
+import { apiClient, PASSWORD } from './api.js';
+import { startServer, type TestServer } from './server.js';
+
+describe.each(DATABASES)('floods on %s', (_name, open) => {
+  let t: TestDb;
+  let s: TestServer;
+  beforeAll(async () => {
+    t = await open();
+    s = await startServer(t);
+  });
+  afterAll(async () => {
+    await s.close();
+    await t.drop();
+  });
+  const { post, get, codeAt, signUp, withTwoFactor, challengeFor, challengesFor } = apiClient(() => s);
+  const login = (username: string, password: string) => post('/api/auth/login', { username, password });
+
+  it('throttles the password step per account: 10 failures in 15 minutes, then 429 even for the right password', async () => {
+    const victim = await signUp();
+    const bystander = await signUp();
+    for (let i = 0; i < 10; i++) expect((await login(victim.username, `guess number ${i}`)).status).toBe(401);
+    const throttled = await login(victim.username, PASSWORD);
+    expect(throttled.status).toBe(429);
+    expect(throttled.body.error.code).toBe('LOGIN_THROTTLED');
+    expect(Number(throttled.headers['retry-after'])).toBeGreaterThan(0);
+    expect((await login(bystander.username, PASSWORD)).status).toBe(200); // another account is not touched
+    s.clock.advance(15 * 60_000);
+    expect((await login(victim.username, PASSWORD)).status).toBe(200);
+  });
+
+  it('a right password gives its attempt back, and a burst of guesses cannot try more than the limit', async () => {
+    const { username } = await signUp();
+    for (let i = 0; i < 20; i++) expect((await login(username, PASSWORD)).status).toBe(200);
+    const burst = await Promise.all(Array.from({ length: 40 }, (_, i) => login(username, `burst guess ${i}`)));
+    const statuses = burst.map((r) => r.status);
+    expect(statuses.filter((status) => status === 401).length).toBeLessThanOrEqual(10);
+    expect(statuses.every((status) => [401, 429, 503].includes(status))).toBe(true);
+  });
+
+  it('refunds the attempt of a second step that fails on our side (a 5xx), at sign-in and in a step-up check', async () => {
+    const { username, token, secret } = await withTwoFactor();
+    // A secret that no longer opens (a damaged row): every check of it is a fault of ours.
+    const user = (await s.store.userByName(username))!;
+    const factor = (await s.store.factor(user.id))!;
+    const damaged = `${factor.sealedSecret.slice(0, -4)}AAAA`;
+    await s.store.resealFactor(user.id, factor.sealedSecret, damaged);
+    const challenge = await challengeFor(username);
+    for (let i = 0; i < 12; i++) {
+      const failed = await post('/api/auth/login/verify', { challenge, code: codeAt(secret) });
+      expect(failed.status).toBe(500);
+      expect(failed.body.error.code).toBe('INTERNAL');
+      expect((await post('/api/totp/validate', { code: codeAt(secret) }, token)).status).toBe(500);
+    }
+    // Neither the account's budget nor the challenge's five attempts were spent.
+    expect((await s.store.userById(user.id))?.failedAttempts).toBe(0);
+    expect((await get('/api/totp/status', token)).body.locked).toBe(false);
+    await s.store.resealFactor(user.id, damaged, factor.sealedSecret);
+    expect((await post('/api/auth/login/verify', { challenge, code: codeAt(secret) })).status).toBe(200);
+  });
+
+  it('the budget stays exact when faults and wrong codes mix', async () => {
+    const { username, secret } = await withTwoFactor();
+    const user = (await s.store.userByName(username))!;
+    for (const challenge of await challengesFor(username, 9)) {
+      expect((await post('/api/auth/login/verify', { challenge, code: codeAt(secret, 1) })).status).toBe(401);
+    }
+    // The tenth wrong code locks; a refund of it lifts exactly that lock.
+    const tenth = await s.store.claimAttempt(user.id, s.clock.now());
+    expect(tenth).toMatchObject({ ok: true, attempt: 10, locks: true });
+    await s.store.refundAttempt(user.id);
+    expect(await s.store.userById(user.id)).toMatchObject({ failedAttempts: 9, lockedUntil: 0 });
+    expect(
+      (await post('/api/auth/login/verify', { challenge: await challengeFor(username), code: codeAt(secret) })).status,
+    ).toBe(200);
+  });
+});
+
+describe('the thread pool and the hashing cap', () => {
+  let t: TestDb;
+  let s: TestServer;
+  beforeAll(async () => {
+    t = await freshSqlite();
+    // A KDF of some milliseconds (2^15), so that a burst of sign-ins overlaps it.
+    s = await startServer(t, { OTPKIT_SCRYPT_LOG2N: '15', OTPKIT_PASSWORD_HASH_CONCURRENCY: '1' });
+  });
+  afterAll(async () => {
+    await s.close();
+    await t.drop();
+  });
+  const { post, get, codeAt, withTwoFactor, challengeFor } = apiClient(() => s);
+
+  it('beyond the hashing cap and its short queue, sign-ins get 503 with Retry-After, never a 500', async () => {
+    const burst = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => post('/api/auth/login', { username: `nobody-${i}`, password: PASSWORD })),
+    );
+    const busy = burst.filter((r) => r.status === 503);
+    expect(burst.every((r) => r.status === 401 || r.status === 503)).toBe(true);
+    expect(busy.length).toBeGreaterThan(0);
+    expect(burst.filter((r) => r.status === 401).length).toBeGreaterThanOrEqual(5); // the cap and its queue are served
+    for (const r of busy) {
+      expect(r.body.error.code).toBe('SERVER_BUSY');
+      expect(Number(r.headers['retry-after'])).toBeGreaterThan(0);
+    }
+  });
+
+  // (Password hashing is capped below the pool's four threads, so what does use
+  // the pool, such as the enrollment QR code's zlib, still finds a thread.)
+  it('token checks and second steps do not wait behind a busy thread pool', async () => {
+    const { username, token, secret } = await withTwoFactor();
+    const challenge = await challengeFor(username);
+    // Fill libuv's four threads with work that takes far longer than a request.
+    let poolJobsDone = 0;
+    const pool = Promise.all(
+      Array.from(
+        { length: 4 },
+        () => new Promise((resolve) => pbkdf2('x', 'salt', 400_000, 32, 'sha512', () => resolve(poolJobsDone++))),
+      ),
+    );
+    const me = await get('/api/auth/me', token);
+    const verified = await post('/api/auth/login/verify', { challenge, code: codeAt(secret) });
+    const validated = await post(
+      '/api/totp/validate',
+      { code: codeAt(secret, Math.floor(s.clock.now() / 30_000) + 1) },
+      token,
+    );
+    expect([me.status, verified.status, validated.status]).toEqual([200, 200, 200]);
+    expect(poolJobsDone).toBe(0); // all three were answered before any thread of the pool came free
+    await pool;
+  });
+});
+
+describe('behind a proxy', () => {
+  it.each([
+    ['a hop count', '1'],
+    ["the proxy's address", '127.0.0.1'],
+  ])(
+    'trusting %s, a client-supplied extra hop changes neither the throttle nor the audit log',
+    async (_what, trust) => {
+      const t = await freshSqlite();
+      const s = await startServer(t, { OTPKIT_TRUST_PROXY: trust, OTPKIT_RATE_LIMIT: '3' });
+      try {
+        // The proxy (127.0.0.1) appends the address it saw; the client put a lie in front of it.
+        const attempt = (lie: string) =>
+          s.app.inject({
+            method: 'POST',
+            url: '/api/auth/login',
+            remoteAddress: '127.0.0.1',
+            headers: { 'x-forwarded-for': `${lie}, 203.0.113.7` },
+            payload: { username: 'nobody', password: PASSWORD },
+          });
+        for (let i = 0; i < 3; i++) expect((await attempt(`198.51.100.${i}`)).statusCode).toBe(401);
+        expect((await attempt('198.51.100.99')).statusCode).toBe(429);
+        const ips = new Set((await s.store.audit()).map((e) => e.ip));
+        expect([...ips]).toEqual(['203.0.113.7']);
+        // A client that reaches otpkit directly, past the proxy, is itself the client.
+        const direct = await s.app.inject({
+          method: 'POST',
+          url: '/api/auth/login',
+          remoteAddress: '192.0.2.1',
+          headers: { 'x-forwarded-for': '203.0.113.7' },
+          payload: { username: 'nobody', password: PASSWORD },
+        });
+        expect(direct.statusCode).toBe(trust === '1' ? 429 : 401); // a hop count believes anyone; an address does not
+      } finally {
+        await s.close();
+        await t.drop();
+      }
+    },
+  );
+});
