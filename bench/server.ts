@@ -2,22 +2,29 @@
 // tokens) under load on loopback, on SQLite and on PostgreSQL, beside a bare
 // Fastify route, with autocannon; replay protection and the attempt budget on.
 // Every request has its own user and challenge, made before the timed run.
+// Then the password flood (bench/flood.ts): /me and second steps while one
+// address sends failed logins at the default rate limit and OWASP scrypt.
+//
+// Environment: BENCH_ONLY picks runs, comma-separated, of bare, sqlite,
+// postgres, flood (default: all); BENCH_SECONDS, each timed run (and each of
+// the flood's two phases), 10; BENCH_USERS, 40000; BENCH_SERVERS, 1;
+// BENCH_NODE_ARGS, for the otpkit processes of sqlite and postgres;
+// OTPKIT_TEST_POSTGRES_URL. E.g. BENCH_ONLY=flood npm run bench:server
 
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID, scryptSync } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createHotp, generateKeyRingEntry, generateSecret, parseKeyRing, sealSecret } from '@otpkit/core';
+import { generateKeyRingEntry } from '@otpkit/core';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { hashPassword } from '../packages/otpkit/src/service/passwords.js';
-import { opaqueToken } from '../packages/otpkit/src/service/tokens.js';
 import type { Db } from '../packages/otpkit/src/store/db.js';
 import { migrate } from '../packages/otpkit/src/store/migrate.js';
 import { openPostgres } from '../packages/otpkit/src/store/postgres.js';
 import { openSqlite } from '../packages/otpkit/src/store/sqlite.js';
+import { passwordFlood } from './flood.js';
+import { addUser, BIN, type Prepared, seed, start } from './harness.js';
 
 const CONNECTIONS = 10;
 const LOGINS = 21;
@@ -43,72 +50,6 @@ const USERS = Number(process.env.BENCH_USERS ?? 40_000); // each signs in once: 
 /** otpkit server processes sharing the load (and the database): more than one wants more cores than this machine's 2. */
 const SERVERS = Number(process.env.BENCH_SERVERS ?? 1);
 const POSTGRES_URL = process.env.OTPKIT_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const BIN = fileURLToPath(new URL('../packages/otpkit/bin/otpkit.js', import.meta.url));
-
-interface Prepared {
-  challenge: string;
-  /** The user's authenticator: the code is computed when the request is sent, so a long seeding cannot stale it. */
-  code(nowSeconds: number): string;
-}
-
-/** Users with 2FA on and a fresh login challenge each, written straight to the database. */
-async function seed(db: Db, keys: string): Promise<Prepared[]> {
-  const ring = await parseKeyRing(keys);
-  const now = Date.now();
-  const rows: { user: unknown[]; factor: unknown[]; challenge: unknown[]; prepared: Prepared }[] = [];
-  for (let i = 0; i < USERS; i++) {
-    const userId = randomUUID();
-    const factorId = randomUUID();
-    const secret = generateSecret();
-    const sealed = await sealSecret(ring, secret, { associatedData: `user:${userId}/factor:${factorId}` });
-    const challenge = opaqueToken();
-    const hotp = createHotp({ secret });
-    rows.push({
-      user: [userId, `bench-${i}`, 'not-a-password-hash', now, 10, 900_000],
-      factor: [userId, factorId, 'active', sealed, 'SHA-1', 6, 30, -1, now, now],
-      challenge: [challenge.hash, userId, now, now + 30 * 60_000],
-      prepared: { challenge: challenge.token, code: (now: number) => hotp.generate(Math.floor(now / 30)) },
-    });
-  }
-  const insert = async (table: string, columns: string, pick: (r: (typeof rows)[number]) => unknown[]) => {
-    for (let at = 0; at < rows.length; at += 500) {
-      const chunk = rows.slice(at, at + 500);
-      const width = pick(chunk[0]!).length;
-      const values = chunk.map(() => `(${Array(width).fill('?').join(', ')})`).join(', ');
-      await db.run(`INSERT INTO ${table} (${columns}) VALUES ${values}`, chunk.flatMap(pick) as (string | number)[]);
-    }
-  };
-  await insert('users', 'id, username, password_hash, created_at, budget_limit, next_lock_ms', (r) => r.user);
-  await db.run('INSERT INTO users (id, username, password_hash, created_at) VALUES (?, ?, ?, ?)', [
-    randomUUID(),
-    CHEAP_USER,
-    await hashPassword(PASSWORD, CHEAP_KDF),
-    now,
-  ]);
-  await insert(
-    'totp_factors',
-    'user_id, id, status, sealed_secret, algorithm, digits, period_seconds, last_counter, created_at, confirmed_at',
-    (r) => r.factor,
-  );
-  await insert('login_challenges', 'token_hash, user_id, created_at, expires_at', (r) => r.challenge);
-  return rows.map((r) => r.prepared);
-}
-
-function start(args: string[], env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, args, {
-    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  return new Promise((resolve, reject) => {
-    let stderr = '';
-    child.stderr!.on('data', (chunk) => {
-      stderr += chunk;
-      const match = /listening on (http:\/\/\S+)/.exec(stderr);
-      if (match) resolve({ url: match[1]!, child });
-    });
-    child.on('exit', (status) => reject(new Error(`server exited with ${status}: ${stderr}`)));
-  });
-}
 
 /** User plus system CPU time of a process, all its threads, in seconds (Linux /proc). */
 function cpuSeconds(pid: number): number {
@@ -224,7 +165,8 @@ async function otpkitRun(
 ): Promise<Result> {
   await migrate(db, Date.now());
   const keys = generateKeyRingEntry({ id: 'k1' });
-  const bodies = await seed(db, keys);
+  const bodies = await seed(db, keys, { count: USERS, prefix: 'bench' });
+  await addUser(db, CHEAP_USER, await hashPassword(PASSWORD, CHEAP_KDF));
   await db.close();
   // BENCH_NODE_ARGS, e.g. --cpu-prof, go to the server processes.
   const nodeArgs = process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : [];
@@ -281,65 +223,84 @@ const BARE = `
   app.listen({ port: 0, host: '127.0.0.1' }).then((address) => console.error('listening on ' + address));
 `;
 
+const RUNS = ['bare', 'sqlite', 'postgres', 'flood'];
+const ONLY = (process.env.BENCH_ONLY || RUNS.join(',')).split(',').map((run) => run.trim());
+for (const run of ONLY) {
+  if (!RUNS.includes(run)) throw new Error(`BENCH_ONLY: unknown run ${run}; pick from ${RUNS.join(', ')}`);
+}
 const results: Result[] = [];
-console.log(
-  `bench:server: ${CONNECTIONS} connections; the bare route for ${DURATION_SECONDS} s, otpkit until each of ` +
-    `${USERS} users prepared per database has signed in once; ${SERVERS} otpkit server process(es)`,
-);
-
-const bare = await start(['-e', BARE], {});
-results.push(await load('bare Fastify JSON echo', { urls: [bare.url], path: '/echo', serverPids: [bare.child.pid!] }));
-bare.child.kill();
-
-const dir = mkdtempSync(join(tmpdir(), 'otpkit-bench-'));
-try {
-  results.push(
-    await otpkitRun('otpkit second step, SQLite', openSqlite(join(dir, 'otpkit.sqlite')), { OTPKIT_DATA_DIR: dir }),
-  );
-} finally {
-  rmSync(dir, { recursive: true, force: true });
-}
-
-const schema = `otpkit_bench_${Date.now()}`;
-const admin = new pg.Client({ connectionString: POSTGRES_URL });
-try {
-  await admin.connect();
-  await admin.query(`CREATE SCHEMA ${schema}`);
-  const url = `${POSTGRES_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
-  results.push(
-    await otpkitRun(
-      'otpkit second step, PostgreSQL',
-      openPostgres(POSTGRES_URL, { schema }),
-      { OTPKIT_DATABASE_URL: url },
-      postgresCpuSeconds,
-    ),
-  );
-} catch (error) {
-  console.log(`PostgreSQL skipped: ${(error as Error).message}`);
-} finally {
-  await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
-  await admin.end().catch(() => undefined);
-}
-
-const CORES = availableParallelism();
-console.log(
-  '\n| run | requests | 2xx | req/s | p50 ms | p99 ms | CPU per request: server | database | load generator | ' +
-    `all, and the most ${CORES} cores can serve |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|`,
-);
-for (const r of results) {
-  const us = (x: number | undefined) => (x === undefined ? '' : `${Math.round(x)} us`);
-  const all = r.cpuUs.server + (r.cpuUs.database ?? 0) + r.cpuUs.load;
+if (ONLY.some((run) => run !== 'flood')) {
   console.log(
-    `| ${r.name} | ${r.requests} | ${r.ok} | ${Math.round(r.rps)} | ${r.p50} | ${r.p99} | ${us(r.cpuUs.server)} | ` +
-      `${us(r.cpuUs.database)} | ${us(r.cpuUs.load)} | ${us(all)}: ${Math.round((CORES * 1e6) / all)} req/s |`,
+    `bench:server: ${CONNECTIONS} connections; the bare route for ${DURATION_SECONDS} s, otpkit until each of ` +
+      `${USERS} users prepared per database has signed in once; ${SERVERS} otpkit server process(es)`,
   );
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-console.log('');
-for (const r of results.filter((r) => r.loginMs.length > 0)) {
+
+if (ONLY.includes('bare')) {
+  const bare = await start(['-e', BARE], {});
+  results.push(
+    await load('bare Fastify JSON echo', { urls: [bare.url], path: '/echo', serverPids: [bare.child.pid!] }),
+  );
+  bare.child.kill();
+}
+
+if (ONLY.includes('sqlite')) {
+  const dir = mkdtempSync(join(tmpdir(), 'otpkit-bench-'));
+  try {
+    results.push(
+      await otpkitRun('otpkit second step, SQLite', openSqlite(join(dir, 'otpkit.sqlite')), { OTPKIT_DATA_DIR: dir }),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (ONLY.includes('postgres')) {
+  const schema = `otpkit_bench_${Date.now()}`;
+  const admin = new pg.Client({ connectionString: POSTGRES_URL });
+  try {
+    await admin.connect();
+    await admin.query(`CREATE SCHEMA ${schema}`);
+    const url = `${POSTGRES_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+    results.push(
+      await otpkitRun(
+        'otpkit second step, PostgreSQL',
+        openPostgres(POSTGRES_URL, { schema }),
+        { OTPKIT_DATABASE_URL: url },
+        postgresCpuSeconds,
+      ),
+    );
+  } catch (error) {
+    console.log(`PostgreSQL skipped: ${(error as Error).message}`);
+  } finally {
+    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
+    await admin.end().catch(() => undefined);
+  }
+}
+
+if (results.length > 0) {
+  const CORES = availableParallelism();
   console.log(
-    `${r.name}: sign-in step one ${median(r.loginMs).toFixed(1)} ms median at OWASP scrypt; otpkit's own part ` +
-      `${median(r.beyondKdfMs).toFixed(2)} ms (login minus its KDF and an HTTP round trip, median of ${LOGINS}; target <= 2 ms)`,
+    '\n| run | requests | 2xx | req/s | p50 ms | p99 ms | CPU per request: server | database | load generator | ' +
+      `all, and the most ${CORES} cores can serve |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|`,
   );
+  for (const r of results) {
+    const us = (x: number | undefined) => (x === undefined ? '' : `${Math.round(x)} us`);
+    const all = r.cpuUs.server + (r.cpuUs.database ?? 0) + r.cpuUs.load;
+    console.log(
+      `| ${r.name} | ${r.requests} | ${r.ok} | ${Math.round(r.rps)} | ${r.p50} | ${r.p99} | ${us(r.cpuUs.server)} | ` +
+        `${us(r.cpuUs.database)} | ${us(r.cpuUs.load)} | ${us(all)}: ${Math.round((CORES * 1e6) / all)} req/s |`,
+    );
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  console.log('');
+  for (const r of results.filter((r) => r.loginMs.length > 0)) {
+    console.log(
+      `${r.name}: sign-in step one ${median(r.loginMs).toFixed(1)} ms median at OWASP scrypt; otpkit's own part ` +
+        `${median(r.beyondKdfMs).toFixed(2)} ms (login minus its KDF and an HTTP round trip, median of ${LOGINS}; target <= 2 ms)`,
+    );
+  }
+  console.log('Target: >= 2,000 completed second steps per second with p99 <= 20 ms at 10 connections.');
 }
-console.log('Target: >= 2,000 completed second steps per second with p99 <= 20 ms at 10 connections.');
+
+if (ONLY.includes('flood')) await passwordFlood(DURATION_SECONDS);

@@ -6,6 +6,7 @@ export { base32Decode, base32Encode, base64Decode, base64UrlEncode, hexDecode, h
 export type { OtpkitErrorCode } from './errors.js';
 export { OtpkitError } from './errors.js';
 export type { Algorithm } from './hmac.js';
+export type { MigrationBatch, MigrationExport, MigrationOptions } from './migration.js';
 export { parseMigrationUri } from './migration.js';
 export type {
   Encoder,
@@ -22,6 +23,7 @@ export type {
   TotpParameters,
   TotpResult,
   TotpResyncOptions,
+  TotpToken,
   TotpVerifyOptions,
   Window,
 } from './otp.js';
@@ -32,10 +34,13 @@ export {
   MAX_DIGITS,
   MAX_LOOK_AHEAD,
   MAX_RESYNC_STEPS,
+  MAX_SKEW_SECONDS,
   MAX_WINDOW_STEPS,
   MIN_DIGITS,
   STEAM_ALPHABET,
 } from './otp.js';
+export type { TotpPreset, TotpPresetOptions } from './preset.js';
+export { totpPreset } from './preset.js';
 export type { GenerateSecretOptions, RandomBytes } from './secret.js';
 export {
   DEFAULT_SECRET_BYTES,

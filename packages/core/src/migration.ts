@@ -1,6 +1,6 @@
 // Google Authenticator's export: otpauth-migration://offline?data=<base64 protobuf>,
-// turned into ordinary key URIs. The payload, from Google Authenticator's
-// published migration schema:
+// read as protobuf defines it and turned into ordinary key URIs. The payload,
+// from Google Authenticator's published migration schema:
 //
 //   message MigrationPayload {
 //     repeated OtpParameters otp_parameters = 1;
@@ -13,139 +13,343 @@
 //     OtpType type = 6;          // 0 unspecified, 1 HOTP, 2 TOTP
 //     int64 counter = 7;
 //   }
+//
+// Wire format (protobuf.dev/programming-guides/encoding): a field is a varint
+// tag (number << 3 | wire type) and a value; varints are at most 10 bytes;
+// a negative int32 or enum is sign-extended to 64 bits, so it takes all 10
+// (the app writes batch_id that way). A singular field seen twice keeps the
+// last value; each occurrence of a repeated message field is one more element.
+// Fields this schema does not name are skipped by their wire type.
 
 import { base64Decode } from './encoding.js';
 import { OtpkitError } from './errors.js';
 import type { Algorithm } from './hmac.js';
-import { checkSecret } from './secret.js';
+import { checkSecret, MAX_SECRET_BYTES } from './secret.js';
 import type { KeyUri } from './uri.js';
 
-/** Exports come from QR codes, which hold at most 2,953 bytes. */
+/** Exports come from QR codes, which hold at most 2,953 bytes; this leaves room for percent-encoding. */
 const MAX_MIGRATION_URI_LENGTH = 8192;
+/** The largest counter a JavaScript number holds exactly; the schema's int64 allows more. */
+const MAX_COUNTER = Number.MAX_SAFE_INTEGER;
 
-const ALGORITHMS: readonly (Algorithm | undefined)[] = ['SHA-1', 'SHA-1', 'SHA-256', 'SHA-512']; // MD5 (4): unsupported
+const ALGORITHMS: readonly (Algorithm | undefined)[] = ['SHA-1', 'SHA-1', 'SHA-256', 'SHA-512'];
+const MD5 = 4;
 const DIGITS: readonly (number | undefined)[] = [6, 6, 8];
+
+/** Where a QR code stands in its export: an export of many accounts spans several codes. */
+interface MigrationBatch {
+  /** How many QR codes the export spans; 1 when the payload leaves it out. */
+  size: number;
+  /** This code's place among them, from 0. */
+  index: number;
+  /** The export's id, the same in each of its codes: a signed 32-bit number, often negative. */
+  id: number;
+}
+
+/** What one export QR code holds. */
+interface MigrationExport {
+  /** One key per account, in the app's order. */
+  keys: KeyUri[];
+  /** The payload format's version: 1 in the app's exports, 0 when left out. */
+  version: number;
+  batch: MigrationBatch;
+}
+
+interface MigrationOptions {
+  /** Keys shorter than this many bytes are refused; 1 by default (keys are read as they are). */
+  minSecretBytes?: number;
+}
 
 function invalid(message: string): OtpkitError {
   return new OtpkitError('MIGRATION_INVALID', `otpauth-migration URI: ${message}`);
 }
 
-/** Protobuf wire format: a cursor over varints and length-delimited fields. */
-function reader(bytes: Uint8Array) {
-  let at = 0;
-  const varint = (): number => {
-    let value = 0;
-    for (let shift = 0; ; shift += 7) {
-      if (at >= bytes.length || shift > 63) throw invalid('truncated or malformed payload');
-      const byte = bytes[at++]!;
-      value += (byte & 0x7f) * 2 ** shift;
-      if (byte < 0x80) break;
+/** Offsets count from 0 over the base64-decoded payload; messages never quote its bytes. */
+function malformed(offset: number, message: string): OtpkitError {
+  return invalid(`malformed payload at offset ${offset}: ${message}`);
+}
+
+/** A 64-bit varint as two unsigned 32-bit halves. */
+interface Varint {
+  low: number;
+  high: number;
+}
+
+const WIRE_VARINT = 0;
+const WIRE_FIXED64 = 1;
+const WIRE_LENGTH_DELIMITED = 2;
+const WIRE_FIXED32 = 5;
+
+interface Tag {
+  field: number;
+  wireType: number;
+  offset: number;
+}
+
+/** A cursor over one message, payload[start, end); `what` names it in errors ("the payload", "entry 2"). */
+function reader(payload: Uint8Array, start: number, end: number, what: string) {
+  let at = start;
+
+  const varint = (): Varint => {
+    const begin = at;
+    let low = 0;
+    let high = 0;
+    for (let i = 0; ; i++) {
+      if (i === 10) throw malformed(begin, 'a number longer than 10 bytes');
+      if (at >= end) throw malformed(begin, `a number runs past the end of ${what}`);
+      const byte = payload[at++]!;
+      const bits = byte & 0x7f;
+      if (i < 4) low |= bits << (7 * i);
+      else if (i === 4) {
+        low |= bits << 28;
+        high = bits >>> 4;
+      } else if (i < 9) high |= bits << (7 * i - 32);
+      // The 10th byte holds bit 63 alone; more would overflow 64 bits.
+      else if (bits > 1) throw malformed(begin, 'a number wider than 64 bits');
+      else high |= bits << 31;
+      if (byte < 0x80) return { low: low >>> 0, high: high >>> 0 };
     }
-    if (value > Number.MAX_SAFE_INTEGER) throw invalid('a number in the payload is too large');
-    return value;
   };
+
+  const take = (length: number, begin: number): number => {
+    if (length > end - at) throw malformed(begin, `a field of ${length} bytes runs past the end of ${what}`);
+    const from = at;
+    at += length;
+    return from;
+  };
+
+  /** A length-delimited value, as [start, end) within the payload. */
+  const lengthDelimited = (): [number, number] => {
+    const begin = at;
+    const { low, high } = varint();
+    if (high !== 0 || low > 0x7fffffff) throw malformed(begin, 'a field length out of range');
+    const from = take(low, begin);
+    return [from, from + low];
+  };
+
   return {
-    done: () => at >= bytes.length,
-    /** The next field as [number, wire type, value]: a number for varints, bytes for the rest. */
-    field(): [number, number, number | Uint8Array] {
-      const key = varint();
-      const wireType = key & 7;
-      const field = Math.floor(key / 8);
-      if (wireType === 0) return [field, wireType, varint()];
-      const length = wireType === 2 ? varint() : wireType === 1 ? 8 : wireType === 5 ? 4 : -1;
-      if (length < 0 || at + length > bytes.length) throw invalid('truncated or malformed payload');
-      const value = bytes.subarray(at, at + length);
-      at += length;
-      return [field, wireType, value];
+    done: () => at >= end,
+    varint,
+    lengthDelimited,
+    tag(): Tag {
+      const offset = at;
+      const { low, high } = varint();
+      const field = low >>> 3;
+      const wireType = low & 7;
+      // Tags are uint32 and field numbers start at 1.
+      if (high !== 0 || field === 0) throw malformed(offset, 'a field number out of range');
+      if (wireType === 3 || wireType === 4)
+        throw malformed(offset, 'a group (wire type 3 or 4), which this format never uses');
+      if (wireType > 5) throw malformed(offset, `unknown wire type ${wireType}`);
+      return { field, wireType, offset };
+    },
+    skip(wireType: number): void {
+      const begin = at;
+      if (wireType === WIRE_VARINT) varint();
+      else if (wireType === WIRE_LENGTH_DELIMITED) lengthDelimited();
+      else if (wireType === WIRE_FIXED64) take(8, begin);
+      else if (wireType === WIRE_FIXED32) take(4, begin);
     },
   };
 }
 
-const text = new TextDecoder('utf-8', { fatal: true });
+type Reader = ReturnType<typeof reader>;
 
-function parseParameters(bytes: Uint8Array, entry: number, allowShortSecret: boolean): KeyUri {
-  const fields = new Map<number, number | Uint8Array>();
-  const r = reader(bytes);
-  while (!r.done()) {
-    const [field, , value] = r.field();
-    fields.set(field, value);
+/** int32 and enums: the low 32 bits of the varint, as a signed number. */
+function int32(r: Reader): number {
+  return r.varint().low | 0;
+}
+
+/**
+ * A known field must come with its schema's wire type. protobuf's own runtime
+ * would keep a mismatched one as an unknown field and leave the known one at
+ * its default, quietly turning a corrupt entry into a different key; refused.
+ */
+function expectWireType(tag: Tag, wireType: number, name: string): void {
+  if (tag.wireType !== wireType) {
+    throw malformed(tag.offset, `field ${tag.field} (${name}) has wire type ${tag.wireType}, expected ${wireType}`);
   }
-  const bytesOf = (field: number) => {
-    const value = fields.get(field) ?? new Uint8Array(0);
-    if (!(value instanceof Uint8Array)) throw invalid(`entry ${entry} has a malformed field ${field}`);
-    return value;
-  };
-  const numberOf = (field: number) => {
-    const value = fields.get(field) ?? 0;
-    if (typeof value !== 'number') throw invalid(`entry ${entry} has a malformed field ${field}`);
-    return value;
-  };
-  const stringOf = (field: number) => {
+}
+
+// ignoreBOM: a name that starts with U+FEFF keeps it, as protobuf would.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function parseParameters(payload: Uint8Array, [start, end]: [number, number], entry: number, minSecretBytes: number) {
+  const where = `entry ${entry}`;
+  const r = reader(payload, start, end, where);
+  let secret = new Uint8Array(0);
+  let name = '';
+  let issuer = '';
+  let algorithm = 0;
+  let digits = 0;
+  let type = 0;
+  let counter: Varint = { low: 0, high: 0 };
+  const string = (tag: Tag, field: string): string => {
+    expectWireType(tag, WIRE_LENGTH_DELIMITED, field);
+    const [from, to] = r.lengthDelimited();
     try {
-      return text.decode(bytesOf(field));
+      return utf8.decode(payload.subarray(from, to));
     } catch {
-      throw invalid(`entry ${entry} has text that is not UTF-8`);
+      throw invalid(`${where}: the ${field} is not UTF-8`);
     }
   };
-
-  const secret = bytesOf(1).slice();
-  try {
-    checkSecret(secret, allowShortSecret);
-  } catch (error) {
-    throw invalid(`entry ${entry}: ${(error as Error).message}`);
+  while (!r.done()) {
+    const tag = r.tag();
+    switch (tag.field) {
+      case 1: {
+        expectWireType(tag, WIRE_LENGTH_DELIMITED, 'secret');
+        const [from, to] = r.lengthDelimited();
+        secret = payload.slice(from, to);
+        break;
+      }
+      case 2:
+        name = string(tag, 'name');
+        break;
+      case 3:
+        issuer = string(tag, 'issuer');
+        break;
+      case 4:
+        expectWireType(tag, WIRE_VARINT, 'algorithm');
+        algorithm = int32(r);
+        break;
+      case 5:
+        expectWireType(tag, WIRE_VARINT, 'digits');
+        digits = int32(r);
+        break;
+      case 6:
+        expectWireType(tag, WIRE_VARINT, 'type');
+        type = int32(r);
+        break;
+      case 7:
+        expectWireType(tag, WIRE_VARINT, 'counter');
+        counter = r.varint();
+        break;
+      default:
+        r.skip(tag.wireType);
+    }
   }
-  let account = stringOf(2);
-  let issuer = stringOf(3);
+
+  if (secret.length === 0) throw invalid(`${where} has no key`);
+  try {
+    checkSecret(secret, minSecretBytes);
+  } catch (error) {
+    throw invalid(`${where}: ${(error as Error).message}`);
+  }
   // Older exports put "Issuer:account" in the name alone.
+  let account = name;
   const colon = account.indexOf(':');
   if (colon >= 0 && (issuer === '' || account.slice(0, colon) === issuer)) {
     issuer ||= account.slice(0, colon);
     account = account.slice(colon + 1).trimStart();
   }
-  const algorithm = ALGORITHMS[numberOf(4)];
-  if (!algorithm) throw invalid(`entry ${entry} uses an algorithm otpkit does not support (MD5 or unknown)`);
-  const digits = DIGITS[numberOf(5)];
-  if (!digits) throw invalid(`entry ${entry} has an unknown digit count`);
-  const type = numberOf(6) === 1 ? 'hotp' : 'totp';
-  const key: KeyUri = { type, secret, account, algorithm, digits, encoder: 'decimal', periodSeconds: 30 };
+  if (algorithm === MD5)
+    throw invalid(`${where} uses MD5, which otpkit does not support (only SHA-1, SHA-256, SHA-512)`);
+  const hash = ALGORITHMS[algorithm];
+  if (!hash) throw invalid(`${where} has an unknown algorithm (${algorithm})`);
+  const digitCount = DIGITS[digits];
+  if (!digitCount) throw invalid(`${where} has an unknown digit count (${digits})`);
+  if (type !== 0 && type !== 1 && type !== 2) throw invalid(`${where} has an unknown type (${type})`);
+
+  const key: KeyUri = {
+    type: type === 1 ? 'hotp' : 'totp',
+    secret,
+    account,
+    algorithm: hash,
+    digits: digitCount,
+    encoder: 'decimal',
+    periodSeconds: 30,
+  };
   if (issuer !== '') key.issuer = issuer;
-  if (type === 'hotp') key.counter = numberOf(7);
+  if (key.type === 'hotp') {
+    // int64: the high half's top bit is the sign; 2^53 and above do not fit a number exactly.
+    if (counter.high >= 0x80000000) throw invalid(`${where} has a negative counter`);
+    if (counter.high >= 2 ** 21)
+      throw invalid(`${where} has a counter above ${MAX_COUNTER}, the largest otpkit supports`);
+    key.counter = counter.high * 2 ** 32 + counter.low;
+  }
   return key;
 }
 
-/**
- * Reads the accounts in a Google Authenticator export QR code
- * (`otpauth-migration://offline?data=...`) as key URIs.
- *
- * @example parseMigrationUri(scanned).map((key) => formatKeyUri(key))
- */
-function parseMigrationUri(uri: string, options: { allowShortSecret?: boolean } = {}): KeyUri[] {
+function payloadOf(uri: string): Uint8Array {
   if (typeof uri !== 'string') throw invalid('must be a string');
   if (uri.length > MAX_MIGRATION_URI_LENGTH) throw invalid(`longer than ${MAX_MIGRATION_URI_LENGTH} characters`);
   const match = /^otpauth-migration:\/\/offline\?(.*)$/i.exec(uri);
   if (!match) throw invalid('expected otpauth-migration://offline?data=...');
-  const data = match[1]!
-    .split('&')
-    .find((pair) => pair.startsWith('data='))
-    ?.slice(5);
-  if (!data) throw invalid('data is missing');
-  let payload: Uint8Array;
+  const data = match[1]!.split('&').filter((pair) => pair.startsWith('data='));
+  if (data.length > 1) throw invalid('data appears twice');
+  const text = data[0]?.slice(5);
+  if (!text) throw invalid('data is missing');
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(text);
+  } catch {
+    throw invalid('data is not base64 (bad percent-encoding)');
+  }
   try {
     // '+' is base64 here, not a space: some scanners leave it unescaped.
-    payload = base64Decode(decodeURIComponent(data).replaceAll(' ', '+'), 'MIGRATION_INVALID');
-  } catch {
-    throw invalid('data is not base64');
+    return base64Decode(decoded.replaceAll(' ', '+'), 'MIGRATION_INVALID');
+  } catch (error) {
+    throw invalid(`data is not base64 (${(error as Error).message})`);
   }
+}
+
+/**
+ * Reads a Google Authenticator export QR code
+ * (`otpauth-migration://offline?data=...`): its accounts as key URIs, and
+ * which part of a multi-code export it is. Keys of any length from
+ * `minSecretBytes` (default 1) are read; MD5 entries and corrupt payloads
+ * throw `MIGRATION_INVALID`.
+ *
+ * @example
+ * const { keys, batch } = parseMigrationUri(scanned);
+ * for (const key of keys) console.log(formatKeyUri(key));
+ * if (batch.size > 1) console.log(`part ${batch.index + 1} of ${batch.size}`);
+ */
+function parseMigrationUri(uri: string, options: MigrationOptions = {}): MigrationExport {
+  const { minSecretBytes = 1 } = options;
+  if (!Number.isInteger(minSecretBytes) || minSecretBytes < 1 || minSecretBytes > MAX_SECRET_BYTES) {
+    throw new OtpkitError('OPTION_INVALID', `minSecretBytes must be an integer from 1 to ${MAX_SECRET_BYTES}`);
+  }
+  const payload = payloadOf(uri);
   const keys: KeyUri[] = [];
-  const r = reader(payload);
+  let version = 0;
+  let size = 0;
+  let index = 0;
+  let id = 0;
+  const r = reader(payload, 0, payload.length, 'the payload');
   while (!r.done()) {
-    const [field, wireType, value] = r.field();
-    if (field === 1 && wireType === 2) {
-      keys.push(parseParameters(value as Uint8Array, keys.length + 1, options.allowShortSecret ?? false));
+    const tag = r.tag();
+    switch (tag.field) {
+      case 1:
+        expectWireType(tag, WIRE_LENGTH_DELIMITED, 'otp_parameters');
+        keys.push(parseParameters(payload, r.lengthDelimited(), keys.length + 1, minSecretBytes));
+        break;
+      case 2:
+        expectWireType(tag, WIRE_VARINT, 'version');
+        version = int32(r);
+        break;
+      case 3:
+        expectWireType(tag, WIRE_VARINT, 'batch_size');
+        size = int32(r);
+        break;
+      case 4:
+        expectWireType(tag, WIRE_VARINT, 'batch_index');
+        index = int32(r);
+        break;
+      case 5:
+        expectWireType(tag, WIRE_VARINT, 'batch_id');
+        id = int32(r);
+        break;
+      default:
+        r.skip(tag.wireType);
     }
   }
   if (keys.length === 0) throw invalid('holds no accounts');
-  return keys;
+  // proto3 leaves out zeros: no batch_size means a single code.
+  if (size === 0) size = 1;
+  if (size < 0 || index < 0 || index >= size) throw invalid(`batch_index ${index} does not fit batch_size ${size}`);
+  return { keys, version, batch: { size, index, id } };
 }
 
+export type { MigrationBatch, MigrationExport, MigrationOptions };
 export { parseMigrationUri };

@@ -24,11 +24,13 @@ const DEFAULT_RESYNC_STEPS = 2880;
 const MAX_RESYNC_STEPS = 10_000;
 /** Longer input is malformed without being read further: no code is this long. */
 const MAX_CODE_INPUT_LENGTH = 64;
+/** Clock skew bound: a day, far beyond any clock worth correcting rather than fixing. */
+const MAX_SKEW_SECONDS = 86_400;
 /** Counters are 8 bytes on the wire (RFC 4226 §5.2); JavaScript numbers are exact to 2^53 - 1. */
 const MAX_COUNTER = Number.MAX_SAFE_INTEGER;
 
 interface OtpParameters {
-  /** The shared key, at least 16 bytes unless `allowShortSecret`. */
+  /** The shared key, 1 to 128 bytes (see minSecretBytes). */
   secret: Uint8Array;
   /** 'SHA-1' by default, which is what most authenticator apps support. */
   algorithm?: Algorithm;
@@ -36,8 +38,17 @@ interface OtpParameters {
   digits?: number;
   /** 'decimal' by default. */
   encoder?: Encoder;
-  /** Admit keys under 16 bytes, only for importing keys issued before RFC 4226. */
-  allowShortSecret?: boolean;
+  /**
+   * Refuse keys shorter than this (SECRET_TOO_SHORT); 1 by default, since a
+   * key someone already holds is read as it is. A server that must refuse
+   * keys under RFC 4226's 128 bits passes MIN_SECRET_BYTES.
+   */
+  minSecretBytes?: number;
+  /**
+   * Codes as people type them: a hyphen between digits (`123-456`) is
+   * accepted as well as spaces. Off by default: then spaces only.
+   */
+  separators?: boolean;
 }
 
 interface TotpParameters extends OtpParameters {
@@ -45,6 +56,15 @@ interface TotpParameters extends OtpParameters {
   periodSeconds?: number;
   /** T0 of RFC 6238 §4.1, the Unix time when counting starts; 0 by default. */
   t0Seconds?: number;
+  /** verify's window when its options give none: 1 by default. */
+  window?: Window;
+  /**
+   * How far this clock runs behind true time, in seconds (negative: ahead),
+   * for a server whose clock is known to be off. Added to every nowSeconds
+   * before the time step is computed; times returned are on this clock.
+   * Unlike the window it moves the centre, and costs no extra HMAC.
+   */
+  skewSeconds?: number;
 }
 
 /** Why a code was not accepted. A rejection is a result, never an exception. */
@@ -53,12 +73,18 @@ type RejectReason = 'wrong' | 'malformed' | 'reused';
 interface Rejection {
   readonly ok: false;
   readonly reason: RejectReason;
+  /** The counter expected at that time (TOTP) or given (HOTP). */
+  readonly expectedCounter: number;
+  /** For `reused` TOTP codes: seconds until the next code the app shows can be accepted. */
+  readonly retryAfterSeconds?: number;
 }
 
 interface HotpMatch {
   readonly ok: true;
   /** The counter the code belongs to: store it (HOTP: store counter + 1 as the next). */
   readonly counter: number;
+  /** The counter expected at that time (TOTP) or given (HOTP): counter = expectedCounter + delta. */
+  readonly expectedCounter: number;
   /** Steps between the expected counter and the matched one. */
   readonly delta: number;
 }
@@ -70,6 +96,17 @@ interface TotpMatch extends HotpMatch {
 
 type HotpResult = HotpMatch | Rejection;
 type TotpResult = TotpMatch | Rejection;
+
+/** A code with its time step, for clients that show a countdown (passlib's TotpToken). */
+interface TotpToken {
+  readonly code: string;
+  readonly counter: number;
+  /** Unix seconds when the step begins and ends (on the caller's clock). */
+  readonly startsAt: number;
+  readonly expiresAt: number;
+  /** expiresAt - nowSeconds. */
+  readonly remainingSeconds: number;
+}
 
 /** Steps accepted each side of now (symmetric), or `[past, future]`; at most 10 each. */
 type Window = number | readonly [past: number, future: number];
@@ -91,7 +128,7 @@ interface HotpResyncOptions {
 interface TotpVerifyOptions {
   /** The current Unix time in seconds. */
   nowSeconds: number;
-  /** 1 by default: the previous, current and next step. */
+  /** The parameters' window by default, else 1: the previous, current and next step. */
   window?: Window;
   /** The last accepted counter: a code at or before it is `reused` (RFC 6238 §5.2). */
   afterCounter?: number;
@@ -120,17 +157,22 @@ interface Totp {
   readonly encoder: Encoder;
   readonly periodSeconds: number;
   readonly t0Seconds: number;
+  readonly skewSeconds: number;
   /** The time step counter T of RFC 6238 §4.2 at `nowSeconds`. */
   counterAt(nowSeconds: number): number;
   generate(nowSeconds: number): string;
+  /** The code at `nowSeconds` with its step's bounds and the seconds left. */
+  token(nowSeconds: number): TotpToken;
   verify(code: string, options: TotpVerifyOptions): TotpResult;
   /** Finds a drifted device's offset from 2 or 3 consecutive codes (RFC 4226 §7.4, RFC 6238 §6). */
   resync(codes: readonly string[], options: TotpResyncOptions): TotpResult;
 }
 
-const MALFORMED: Rejection = Object.freeze({ ok: false, reason: 'malformed' });
-const WRONG: Rejection = Object.freeze({ ok: false, reason: 'wrong' });
-const REUSED: Rejection = Object.freeze({ ok: false, reason: 'reused' });
+function rejection(reason: RejectReason, expectedCounter: number, retryAfterSeconds?: number): Rejection {
+  return retryAfterSeconds === undefined
+    ? { ok: false, reason, expectedCounter }
+    : { ok: false, reason, expectedCounter, retryAfterSeconds };
+}
 
 // A given code that is well formed but above any value the HMAC can produce.
 const UNREACHABLE = -1;
@@ -145,14 +187,14 @@ interface CodeFormat {
   parse(code: unknown): number | undefined;
 }
 
-function decimalFormat(digits: number): CodeFormat {
+function decimalFormat(digits: number, separators: boolean): CodeFormat {
   const modulus = 10 ** digits;
   return {
     digits,
     modulus,
     format: (value) => String(value % modulus).padStart(digits, '0'),
     parse(code) {
-      const text = stripSpaces(code);
+      const text = stripSeparators(code, separators);
       if (text === undefined || text.length !== digits) return undefined;
       let value = 0;
       for (let i = 0; i < digits; i++) {
@@ -165,7 +207,7 @@ function decimalFormat(digits: number): CodeFormat {
   };
 }
 
-const steamFormat: CodeFormat = {
+const steamFormat = (separators: boolean): CodeFormat => ({
   digits: STEAM_DIGITS,
   modulus: STEAM_ALPHABET.length ** STEAM_DIGITS,
   format(value) {
@@ -176,7 +218,7 @@ const steamFormat: CodeFormat = {
     return code;
   },
   parse(code) {
-    const text = stripSpaces(code)?.toUpperCase();
+    const text = stripSeparators(code, separators)?.toUpperCase();
     if (text === undefined || text.length !== STEAM_DIGITS) return undefined;
     let value = 0;
     for (let i = STEAM_DIGITS - 1; i >= 0; i--) {
@@ -186,11 +228,19 @@ const steamFormat: CodeFormat = {
     }
     return value;
   },
-};
+});
 
-function stripSpaces(code: unknown): string | undefined {
+/**
+ * The code without its spaces (anywhere), and, with `separators`, without
+ * hyphens that stand between two characters of the code (`123-456`; a
+ * leading or doubled one is malformed, as a sign would be).
+ */
+function stripSeparators(code: unknown, separators: boolean): string | undefined {
   if (typeof code !== 'string' || code.length > MAX_CODE_INPUT_LENGTH) return undefined;
-  return code.includes(' ') ? code.replaceAll(' ', '') : code;
+  const text = code.includes(' ') ? code.replaceAll(' ', '') : code;
+  if (!separators || !text.includes('-')) return text;
+  if (/^-|--|-$/.test(text)) return undefined;
+  return text.replaceAll('-', '');
 }
 
 /** 1 if a equals b, else 0, without a data-dependent branch. */
@@ -210,8 +260,9 @@ function prepare(parameters: OtpParameters): Prepared {
   if (typeof parameters !== 'object' || parameters === null) {
     throw new OtpkitError('OPTION_INVALID', 'parameters must be an object');
   }
-  const { secret, algorithm = 'SHA-1', encoder = 'decimal', allowShortSecret = false } = parameters;
-  checkSecret(secret, allowShortSecret);
+  const { secret, algorithm = 'SHA-1', encoder = 'decimal', minSecretBytes = 1, separators = false } = parameters;
+  checkSecret(secret, minSecretBytes);
+  if (typeof separators !== 'boolean') throw new OtpkitError('OPTION_INVALID', 'separators must be true or false');
   if (!isAlgorithm(algorithm)) {
     throw new OtpkitError('OPTION_INVALID', "algorithm must be 'SHA-1', 'SHA-256' or 'SHA-512'");
   }
@@ -220,9 +271,9 @@ function prepare(parameters: OtpParameters): Prepared {
     if (parameters.digits !== undefined && parameters.digits !== STEAM_DIGITS) {
       throw new OtpkitError('OPTION_INVALID', `steam codes have ${STEAM_DIGITS} characters`);
     }
-    codes = steamFormat;
+    codes = steamFormat(separators);
   } else if (encoder === 'decimal') {
-    codes = decimalFormat(checkInteger('digits', parameters.digits ?? 6, MIN_DIGITS, MAX_DIGITS));
+    codes = decimalFormat(checkInteger('digits', parameters.digits ?? 6, MIN_DIGITS, MAX_DIGITS), separators);
   } else {
     throw new OtpkitError('OPTION_INVALID', "encoder must be 'decimal' or 'steam'");
   }
@@ -354,18 +405,22 @@ function createHotp(parameters: OtpParameters): Hotp {
       const counter = checkCounter('counter', options.counter);
       const lookAhead = checkInteger('lookAhead', options.lookAhead ?? 0, 0, MAX_LOOK_AHEAD);
       const given = codes.parse(code);
-      if (given === undefined) return MALFORMED;
+      if (given === undefined) return rejection('malformed', counter);
       const { found, delta } = scan(prepared, given, counter, 0, lookAhead, counter - 1);
-      return found ? { ok: true, counter: counter + delta, delta } : WRONG;
+      return found
+        ? { ok: true, counter: counter + delta, expectedCounter: counter, delta }
+        : rejection('wrong', counter);
     },
     resync(codes: readonly string[], options: HotpResyncOptions): HotpResult {
       const counter = checkCounter('counter', options.counter);
       const maxSteps = checkInteger('maxSteps', options.maxSteps ?? DEFAULT_RESYNC_STEPS, 0, MAX_RESYNC_STEPS);
       const given = parseRun(prepared, codes);
-      if (given === undefined) return MALFORMED;
+      if (given === undefined) return rejection('malformed', counter);
       const first = counter + given.length - 1;
       const { matches, last } = scanRun(prepared, given, first, first + maxSteps);
-      return matches === 1 ? { ok: true, counter: last, delta: last - counter } : WRONG;
+      return matches === 1
+        ? { ok: true, counter: last, expectedCounter: counter, delta: last - counter }
+        : rejection('wrong', counter);
     },
   });
 }
@@ -383,20 +438,28 @@ function createTotp(parameters: TotpParameters): Totp {
   const { codes } = prepared;
   const periodSeconds = checkInteger('periodSeconds', parameters.periodSeconds ?? 30, 1, MAX_COUNTER);
   const t0Seconds = checkInteger('t0Seconds', parameters.t0Seconds ?? 0, 0, MAX_COUNTER);
+  const skewSeconds = checkInteger('skewSeconds', parameters.skewSeconds ?? 0, -MAX_SKEW_SECONDS, MAX_SKEW_SECONDS);
+  const defaultWindow = checkWindow(parameters.window ?? 1);
 
   function counterAt(nowSeconds: number): number {
-    if (typeof nowSeconds !== 'number' || !Number.isFinite(nowSeconds) || nowSeconds < t0Seconds) {
+    if (typeof nowSeconds !== 'number' || !Number.isFinite(nowSeconds) || nowSeconds + skewSeconds < t0Seconds) {
       throw new OtpkitError('OPTION_INVALID', 'nowSeconds must be a finite number of seconds, not before t0Seconds');
     }
-    return checkCounter('time step', Math.floor((nowSeconds - t0Seconds) / periodSeconds));
+    return checkCounter('time step', Math.floor((nowSeconds + skewSeconds - t0Seconds) / periodSeconds));
   }
+  /** When a step begins, on the caller's clock. */
+  const startOf = (counter: number) => t0Seconds + counter * periodSeconds - skewSeconds;
 
   function afterOf(afterCounter: number | undefined): number {
     return afterCounter === undefined ? -1 : checkCounter('afterCounter', afterCounter);
   }
 
-  function match(counter: number, delta: number): TotpMatch {
-    return { ok: true, counter, delta, expiresAt: t0Seconds + (counter + 1) * periodSeconds };
+  function match(counter: number, expectedCounter: number): TotpMatch {
+    return { ok: true, counter, expectedCounter, delta: counter - expectedCounter, expiresAt: startOf(counter + 1) };
+  }
+  /** A reused code: the next one the app shows is the first after afterCounter. */
+  function reused(base: number, afterCounter: number, nowSeconds: number): Rejection {
+    return rejection('reused', base, Math.max(0, Math.ceil(startOf(afterCounter + 1) - nowSeconds)));
   }
 
   return Object.freeze({
@@ -405,29 +468,41 @@ function createTotp(parameters: TotpParameters): Totp {
     encoder: prepared.encoder,
     periodSeconds,
     t0Seconds,
+    skewSeconds,
     counterAt,
     generate(nowSeconds: number): string {
       return codes.format(truncatedHmac(prepared.key, counterAt(nowSeconds)));
     },
+    token(nowSeconds: number): TotpToken {
+      const counter = counterAt(nowSeconds);
+      const expiresAt = startOf(counter + 1);
+      return {
+        code: codes.format(truncatedHmac(prepared.key, counter)),
+        counter,
+        startsAt: startOf(counter),
+        expiresAt,
+        remainingSeconds: expiresAt - nowSeconds,
+      };
+    },
     verify(code: string, options: TotpVerifyOptions): TotpResult {
       const base = counterAt(options.nowSeconds);
-      const [past, future] = checkWindow(options.window ?? 1);
+      const [past, future] = options.window === undefined ? defaultWindow : checkWindow(options.window);
       const afterCounter = afterOf(options.afterCounter);
       const given = codes.parse(code);
-      if (given === undefined) return MALFORMED;
-      const { found, delta, reused } = scan(prepared, given, base, past, future, afterCounter);
-      if (found) return match(base + delta, delta);
-      return reused ? REUSED : WRONG;
+      if (given === undefined) return rejection('malformed', base);
+      const { found, delta, reused: wasReused } = scan(prepared, given, base, past, future, afterCounter);
+      if (found) return match(base + delta, base);
+      return wasReused ? reused(base, afterCounter, options.nowSeconds) : rejection('wrong', base);
     },
     resync(codes: readonly string[], options: TotpResyncOptions): TotpResult {
       const base = counterAt(options.nowSeconds);
       const steps = checkInteger('maxDriftSteps', options.maxDriftSteps ?? DEFAULT_RESYNC_STEPS, 0, MAX_RESYNC_STEPS);
       const afterCounter = afterOf(options.afterCounter);
       const given = parseRun(prepared, codes);
-      if (given === undefined) return MALFORMED;
+      if (given === undefined) return rejection('malformed', base);
       const { matches, last } = scanRun(prepared, given, Math.max(0, base - steps), base + steps);
-      if (matches !== 1) return WRONG;
-      return last > afterCounter ? match(last, last - base) : REUSED;
+      if (matches !== 1) return rejection('wrong', base);
+      return last > afterCounter ? match(last, base) : reused(base, afterCounter, options.nowSeconds);
     },
   });
 }
@@ -447,6 +522,7 @@ export type {
   TotpParameters,
   TotpResult,
   TotpResyncOptions,
+  TotpToken,
   TotpVerifyOptions,
   Window,
 };
@@ -457,6 +533,7 @@ export {
   MAX_DIGITS,
   MAX_LOOK_AHEAD,
   MAX_RESYNC_STEPS,
+  MAX_SKEW_SECONDS,
   MAX_WINDOW_STEPS,
   MIN_DIGITS,
   STEAM_ALPHABET,

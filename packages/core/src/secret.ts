@@ -43,20 +43,21 @@ function generateSecret(options: GenerateSecretOptions = {}): Uint8Array {
 }
 
 /**
- * Checks a key's length. Keys under 16 bytes are refused unless the caller
- * opts in with `allowShortSecret`, for importing keys issued before RFC 4226.
+ * Checks a key's length: from `minBytes` (1 unless the caller says more) up
+ * to 128 bytes. RFC 4226's 128-bit floor (§4 R6) is a rule for issuing keys,
+ * which generateSecret keeps; a key someone already holds is read as it is,
+ * as oathtool, pyotp and every authenticator app do. A verifier that must
+ * refuse short keys passes `minSecretBytes: MIN_SECRET_BYTES`.
  */
-function checkSecret(secret: unknown, allowShortSecret = false): asserts secret is Uint8Array {
+function checkSecret(secret: unknown, minBytes: unknown = 1): asserts secret is Uint8Array {
+  if (typeof minBytes !== 'number' || !Number.isInteger(minBytes) || minBytes < 1 || minBytes > MAX_SECRET_BYTES) {
+    throw new OtpkitError('OPTION_INVALID', `minSecretBytes must be an integer from 1 to ${MAX_SECRET_BYTES}`);
+  }
   if (!(secret instanceof Uint8Array)) {
     throw new OtpkitError('OPTION_INVALID', 'secret must be a Uint8Array');
   }
-  const min = allowShortSecret ? 1 : MIN_SECRET_BYTES;
-  if (secret.length < min) {
-    throw new OtpkitError(
-      'SECRET_TOO_SHORT',
-      `secret must be at least ${min} bytes, got ${secret.length}` +
-        (allowShortSecret ? '' : ' (allowShortSecret admits legacy keys)'),
-    );
+  if (secret.length < minBytes) {
+    throw new OtpkitError('SECRET_TOO_SHORT', `secret must be at least ${minBytes} bytes, got ${secret.length}`);
   }
   if (secret.length > MAX_SECRET_BYTES) {
     throw new OtpkitError('SECRET_TOO_LONG', `secret must be at most ${MAX_SECRET_BYTES} bytes, got ${secret.length}`);

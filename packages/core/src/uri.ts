@@ -43,7 +43,6 @@ interface KeyUriInput {
   periodSeconds?: number;
   counter?: number;
   image?: string;
-  allowShortSecret?: boolean;
 }
 
 const ALGORITHM_NAMES: Readonly<Record<string, Algorithm>> = {
@@ -80,7 +79,7 @@ function parseInteger(text: string, what: string, min: number, max: number): num
  *
  * @example parseKeyUri('otpauth://totp/ACME:alice?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=ACME')
  */
-function parseKeyUri(uri: string, options: { allowShortSecret?: boolean } = {}): KeyUri {
+function parseKeyUri(uri: string, options: { minSecretBytes?: number } = {}): KeyUri {
   if (typeof uri !== 'string') throw invalid('must be a string');
   if (uri.length > MAX_URI_LENGTH) throw invalid(`longer than ${MAX_URI_LENGTH} characters`);
   const match = /^otpauth:\/\/(totp|hotp)\/([^?#]*)(?:\?([^#]*))?$/i.exec(uri);
@@ -119,7 +118,7 @@ function parseKeyUri(uri: string, options: { allowShortSecret?: boolean } = {}):
   let secret: Uint8Array;
   try {
     secret = base32Decode(secretText);
-    checkSecret(secret, options.allowShortSecret);
+    checkSecret(secret, options.minSecretBytes ?? 1);
   } catch (error) {
     if (error instanceof OtpkitError) throw invalid(`secret: ${error.message}`);
     throw error;
@@ -191,7 +190,7 @@ function checkText(name: string, value: unknown, max: number, required: boolean)
 function formatKeyUri(input: KeyUriInput): string {
   const { type = 'totp', secret, account, issuer, algorithm = 'SHA-1', encoder = 'decimal' } = input;
   if (type !== 'totp' && type !== 'hotp') throw new OtpkitError('OPTION_INVALID', "type must be 'totp' or 'hotp'");
-  checkSecret(secret, input.allowShortSecret);
+  checkSecret(secret);
   checkText('account', account, MAX_LABEL_PART_LENGTH, true);
   checkText('issuer', issuer, MAX_LABEL_PART_LENGTH, false);
   const algorithmName = Object.keys(ALGORITHM_NAMES).find((name) => ALGORITHM_NAMES[name] === algorithm);

@@ -7,9 +7,11 @@ import { describe, expect, it } from 'vitest';
 import {
   createHotp,
   createTotp,
+  generateSecret,
   MAX_LOOK_AHEAD,
   MAX_RESYNC_STEPS,
   MAX_WINDOW_STEPS,
+  MIN_SECRET_BYTES,
   OtpkitError,
   STEAM_ALPHABET,
   type Totp,
@@ -31,11 +33,20 @@ function expectError(fn: () => unknown, code: string): OtpkitError {
 }
 
 describe('parameters', () => {
-  it('refuses keys under 16 bytes unless legacy keys are admitted', () => {
-    const error = expectError(() => createTotp({ secret: secret.slice(0, 10) }), 'SECRET_TOO_SHORT');
-    expect(error.message).toContain('at least 16 bytes, got 10');
-    expect(createTotp({ secret: secret.slice(0, 10), allowShortSecret: true }).generate(NOW)).toMatch(/^\d{6}$/);
-    expectError(() => createTotp({ secret: new Uint8Array(0), allowShortSecret: true }), 'SECRET_TOO_SHORT');
+  it('reads keys from 1 to 128 bytes; refuses shorter than minSecretBytes when asked', () => {
+    expect(createTotp({ secret: secret.slice(0, 10) }).generate(NOW)).toMatch(/^\d{6}$/);
+    expect(createHotp({ secret: secret.slice(0, 1) }).generate(0)).toMatch(/^\d{6}$/);
+    expectError(() => createTotp({ secret: new Uint8Array(0) }), 'SECRET_TOO_SHORT');
+    // The server's one line for keys it issues or accepts at enrollment:
+    const error = expectError(
+      () => createTotp({ secret: secret.slice(0, 10), minSecretBytes: MIN_SECRET_BYTES }),
+      'SECRET_TOO_SHORT',
+    );
+    expect(error.message).toBe('secret must be at least 16 bytes, got 10');
+    for (const bad of [0, 129, 1.5, '16']) {
+      expectError(() => createTotp({ secret, minSecretBytes: bad as number }), 'OPTION_INVALID');
+    }
+    expectError(() => generateSecret({ bytes: 10 }), 'OPTION_INVALID'); // what issues keys keeps the floor
     expectError(() => createTotp({ secret: new Uint8Array(129) }), 'SECRET_TOO_LONG');
     expectError(
       () => createTotp({ secret: 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ' as unknown as Uint8Array }),
@@ -102,7 +113,7 @@ describe('TOTP verify', () => {
   const codeAt = (counter: number) => createHotp({ secret }).generate(counter);
 
   it('returns the matched counter, the drift and when the code expires', () => {
-    expect(totp.verify(codeAt(T), { nowSeconds: NOW })).toEqual({
+    expect(totp.verify(codeAt(T), { nowSeconds: NOW })).toMatchObject({
       ok: true,
       counter: T,
       delta: 0,
@@ -110,7 +121,7 @@ describe('TOTP verify', () => {
     });
     expect(totp.verify(codeAt(T - 1), { nowSeconds: NOW })).toMatchObject({ ok: true, counter: T - 1, delta: -1 });
     expect(totp.verify(codeAt(T + 1), { nowSeconds: NOW })).toMatchObject({ ok: true, counter: T + 1, delta: 1 });
-    expect(totp.verify(codeAt(T + 2), { nowSeconds: NOW })).toEqual({ ok: false, reason: 'wrong' });
+    expect(totp.verify(codeAt(T + 2), { nowSeconds: NOW })).toMatchObject({ ok: false, reason: 'wrong' });
   });
 
   it('takes a symmetric window or [past, future], capped', () => {
@@ -130,8 +141,11 @@ describe('TOTP verify', () => {
     const first = totp.verify(codeAt(T), { nowSeconds: NOW });
     expect(first.ok).toBe(true);
     const afterCounter = first.ok ? first.counter : -1;
-    expect(totp.verify(codeAt(T), { nowSeconds: NOW, afterCounter })).toEqual({ ok: false, reason: 'reused' });
-    expect(totp.verify(codeAt(T - 1), { nowSeconds: NOW, afterCounter })).toEqual({ ok: false, reason: 'reused' });
+    expect(totp.verify(codeAt(T), { nowSeconds: NOW, afterCounter })).toMatchObject({ ok: false, reason: 'reused' });
+    expect(totp.verify(codeAt(T - 1), { nowSeconds: NOW, afterCounter })).toMatchObject({
+      ok: false,
+      reason: 'reused',
+    });
     expect(totp.verify(codeAt(T + 1), { nowSeconds: NOW, afterCounter })).toMatchObject({ ok: true, counter: T + 1 });
     expect(totp.verify('000000', { nowSeconds: NOW, afterCounter })).toMatchObject({ ok: false });
   });
@@ -161,16 +175,22 @@ describe('TOTP verify', () => {
       '0x1234',
       ' '.repeat(100) + code,
     ]) {
-      expect(totp.verify(bad, { nowSeconds: NOW }), JSON.stringify(bad)).toEqual({ ok: false, reason: 'malformed' });
+      expect(totp.verify(bad, { nowSeconds: NOW }), JSON.stringify(bad)).toMatchObject({
+        ok: false,
+        reason: 'malformed',
+      });
     }
     for (const bad of [Number(code), null, undefined, {}, [code]]) {
-      expect(totp.verify(bad as unknown as string, { nowSeconds: NOW })).toEqual({ ok: false, reason: 'malformed' });
+      expect(totp.verify(bad as unknown as string, { nowSeconds: NOW })).toMatchObject({
+        ok: false,
+        reason: 'malformed',
+      });
     }
   });
 
   it('a 10-digit code above 2^31 is wrong, not an error', () => {
     const ten = createTotp({ secret, digits: 10 });
-    expect(ten.verify('9999999999', { nowSeconds: NOW })).toEqual({ ok: false, reason: 'wrong' });
+    expect(ten.verify('9999999999', { nowSeconds: NOW })).toMatchObject({ ok: false, reason: 'wrong' });
   });
 
   it('accepts a code if and only if it is the code of a counter inside the window', () => {
@@ -199,10 +219,31 @@ describe('TOTP verify', () => {
     );
   });
 
+  it('agrees with RFC 4226 §5.3 on node:crypto for keys of 1 to 128 bytes', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 1, maxLength: 128 }),
+        fc.constantFrom('SHA-1' as const, 'SHA-256' as const, 'SHA-512' as const),
+        fc.integer({ min: 6, max: 10 }),
+        fc.maxSafeNat(),
+        (key, algorithm, digits, counter) => {
+          const message = Buffer.alloc(8);
+          message.writeBigUInt64BE(BigInt(counter));
+          const mac = createHmac(algorithm.replace('-', '').toLowerCase(), key).update(message).digest();
+          const offset = mac[mac.length - 1]! & 0xf;
+          const binary = mac.readUInt32BE(offset) & 0x7fffffff;
+          const expected = String(binary % 10 ** digits).padStart(digits, '0');
+          expect(createHotp({ secret: key, algorithm, digits }).generate(counter)).toBe(expected);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it('generate then verify round-trips for every hash, digits and period', () => {
     fc.assert(
       fc.property(
-        fc.uint8Array({ minLength: 16, maxLength: 128 }),
+        fc.uint8Array({ minLength: 1, maxLength: 128 }),
         fc.constantFrom('SHA-1' as const, 'SHA-256' as const, 'SHA-512' as const),
         fc.integer({ min: 6, max: 10 }),
         fc.integer({ min: 1, max: 300 }),
@@ -213,6 +254,7 @@ describe('TOTP verify', () => {
           expect(result).toEqual({
             ok: true,
             counter: t.counterAt(now),
+            expectedCounter: t.counterAt(now),
             delta: 0,
             expiresAt: (t.counterAt(now) + 1) * periodSeconds,
           });
@@ -226,11 +268,11 @@ describe('TOTP verify', () => {
 describe('HOTP verify', () => {
   const hotp = createHotp({ secret });
   it('matches at the expected counter or within the look-ahead', () => {
-    expect(hotp.verify('969429', { counter: 3 })).toEqual({ ok: true, counter: 3, delta: 0 });
-    expect(hotp.verify('969429', { counter: 1 })).toEqual({ ok: false, reason: 'wrong' });
-    expect(hotp.verify('969429', { counter: 1, lookAhead: 2 })).toEqual({ ok: true, counter: 3, delta: 2 });
-    expect(hotp.verify('287082', { counter: 2, lookAhead: 5 })).toEqual({ ok: false, reason: 'wrong' });
-    expect(hotp.verify('28708', { counter: 1 })).toEqual({ ok: false, reason: 'malformed' });
+    expect(hotp.verify('969429', { counter: 3 })).toMatchObject({ ok: true, counter: 3, delta: 0 });
+    expect(hotp.verify('969429', { counter: 1 })).toMatchObject({ ok: false, reason: 'wrong' });
+    expect(hotp.verify('969429', { counter: 1, lookAhead: 2 })).toMatchObject({ ok: true, counter: 3, delta: 2 });
+    expect(hotp.verify('287082', { counter: 2, lookAhead: 5 })).toMatchObject({ ok: false, reason: 'wrong' });
+    expect(hotp.verify('28708', { counter: 1 })).toMatchObject({ ok: false, reason: 'malformed' });
     expectError(() => hotp.verify('287082', { counter: 1, lookAhead: MAX_LOOK_AHEAD + 1 }), 'OPTION_INVALID');
   });
 });
@@ -253,25 +295,29 @@ describe('resync (RFC 4226 §7.4)', () => {
 
   it('refuses codes that are not consecutive, out of range, reused or malformed', () => {
     const codes = drifted(100, 3);
-    expect(totp.resync([codes[0]!, codes[2]!], { nowSeconds: NOW })).toEqual({ ok: false, reason: 'wrong' });
-    expect(totp.resync(drifted(100, 2), { nowSeconds: NOW, maxDriftSteps: 50 })).toEqual({
+    expect(totp.resync([codes[0]!, codes[2]!], { nowSeconds: NOW })).toMatchObject({ ok: false, reason: 'wrong' });
+    expect(totp.resync(drifted(100, 2), { nowSeconds: NOW, maxDriftSteps: 50 })).toMatchObject({
       ok: false,
       reason: 'wrong',
     });
-    expect(totp.resync(drifted(100, 2), { nowSeconds: NOW, afterCounter: T + 100 })).toEqual({
+    expect(totp.resync(drifted(100, 2), { nowSeconds: NOW, afterCounter: T + 100 })).toMatchObject({
       ok: false,
       reason: 'reused',
     });
-    expect(totp.resync(['12345', codes[1]!], { nowSeconds: NOW })).toEqual({ ok: false, reason: 'malformed' });
+    expect(totp.resync(['12345', codes[1]!], { nowSeconds: NOW })).toMatchObject({ ok: false, reason: 'malformed' });
     expectError(() => totp.resync([codes[0]!], { nowSeconds: NOW }), 'OPTION_INVALID');
     expectError(() => totp.resync(codes, { nowSeconds: NOW, maxDriftSteps: MAX_RESYNC_STEPS + 1 }), 'OPTION_INVALID');
   });
 
   it('HOTP resync finds how far ahead the device is', () => {
     const hotp = createHotp({ secret });
-    expect(hotp.resync(['338314', '254676'], { counter: 1 })).toEqual({ ok: true, counter: 5, delta: 4 });
-    expect(hotp.resync(['338314', '254676', '287922'], { counter: 0 })).toEqual({ ok: true, counter: 6, delta: 6 });
-    expect(hotp.resync(['338314', '254676'], { counter: 5 })).toEqual({ ok: false, reason: 'wrong' });
+    expect(hotp.resync(['338314', '254676'], { counter: 1 })).toMatchObject({ ok: true, counter: 5, delta: 4 });
+    expect(hotp.resync(['338314', '254676', '287922'], { counter: 0 })).toMatchObject({
+      ok: true,
+      counter: 6,
+      delta: 6,
+    });
+    expect(hotp.resync(['338314', '254676'], { counter: 5 })).toMatchObject({ ok: false, reason: 'wrong' });
   });
 });
 
@@ -298,7 +344,7 @@ describe('Steam Guard', () => {
       }),
     );
     expect(steam.digits).toBe(5);
-    expect(steam.verify('AAAAA', { nowSeconds: NOW })).toEqual({ ok: false, reason: 'malformed' });
-    expect(steam.verify('123456', { nowSeconds: NOW })).toEqual({ ok: false, reason: 'malformed' });
+    expect(steam.verify('AAAAA', { nowSeconds: NOW })).toMatchObject({ ok: false, reason: 'malformed' });
+    expect(steam.verify('123456', { nowSeconds: NOW })).toMatchObject({ ok: false, reason: 'malformed' });
   });
 });

@@ -82,7 +82,6 @@ describe('otpkit code', () => {
   it.each([
     [['code'], 'give the key'],
     [['code', '--secret', 'GEZDGNBVGY3TQOJ!GEZDGNBVGY3TQOJQ'], 'position 16'],
-    [['code', '--secret', 'JBSWY3DPEHPK3PXP'], 'at least 16 bytes'],
     [['code', '--secret', SECRET, '--digits', '12'], 'digits'],
     [['code', '--secret', SECRET, '--algorithm', 'md5'], 'algorithm'],
     [['code', '--secret', SECRET, '--time', '-5'], '--time'],
@@ -102,8 +101,34 @@ describe('otpkit code', () => {
     expect(stderr).not.toMatch(/GEZDGNBV|JBSWY3DP/i);
   });
 
-  it('admits a legacy short key with --allow-short-secret', async () => {
-    expect((await run(['code', '--secret', 'JBSWY3DPEHPK3PXP', '--allow-short-secret'])).status).toBe(0);
+  it('reads keys under 128 bits, as every authenticator app does, with one warning line and the same exit status', async () => {
+    // Google's Key URI documentation's own example key: 80 bits.
+    const uri = 'otpauth://totp/X:y?secret=JBSWY3DPEHPK3PXP&issuer=X';
+    const warning = 'warning: the key is 80 bits; RFC 4226 asks for at least 128\n';
+    const runs = {
+      code: await run(['code', '--uri', uri, '--time', '59']),
+      codeSecret: await run(['code', '--secret', 'JBSWY3DPEHPK3PXP', '--time', '59']),
+      verify: await run(['verify', '996554', '--uri', uri, '--time', '59']),
+      rejected: await run(['verify', '000000', '--uri', uri, '--time', '59']),
+      inspect: await run(['inspect', uri]),
+      qr: await run(['qr', uri, '--format', 'svg']),
+      uri: await run(['uri', '--secret', 'JBSWY3DPEHPK3PXP', '--account', 'y']),
+    };
+    expect(runs.code).toMatchObject({ status: 0, stdout: '996554\n', stderr: `otpkit code: ${warning}` });
+    expect(runs.codeSecret).toMatchObject({ status: 0, stdout: '996554\n', stderr: `otpkit code: ${warning}` });
+    expect(runs.verify).toMatchObject({ status: 0, stderr: `otpkit verify: ${warning}` });
+    expect(runs.rejected).toMatchObject({ status: 1, stderr: `otpkit verify: ${warning}` });
+    expect(runs.inspect).toMatchObject({ status: 0, stderr: `otpkit inspect: ${warning}` });
+    expect(JSON.parse(runs.inspect.stdout).secret).toBe('JBSWY3DPEHPK3PXP');
+    expect(runs.qr).toMatchObject({ status: 0, stderr: `otpkit qr: ${warning}` });
+    expect(runs.uri).toMatchObject({
+      status: 0,
+      stdout: 'otpauth://totp/y?secret=JBSWY3DPEHPK3PXP\n',
+      stderr: `otpkit uri: ${warning}`,
+    });
+    expect((await run(['code', '--secret', SECRET, '--time', '59'])).stderr).toBe(''); // 160 bits: no warning
+    // What issues keys keeps the floor.
+    expect((await run(['secret', '--bytes', '10'])).status).toBe(2);
   });
 });
 
@@ -114,7 +139,17 @@ describe('otpkit verify', () => {
   it('exits 0 for a valid code and prints counter and delta as JSON', async () => {
     const result = await run(['verify', hotp.generate(T - 1), '--secret', SECRET, '--json']);
     expect(result.status).toBe(0);
-    expect(JSON.parse(result.stdout)).toEqual({ ok: true, counter: T - 1, delta: -1, expiresAt: T * 30 });
+    expect(JSON.parse(result.stdout)).toEqual({
+      ok: true,
+      counter: T - 1,
+      expectedCounter: T,
+      delta: -1,
+      expiresAt: T * 30,
+    });
+    // People type codes with a space or a hyphen in the middle.
+    const [a, b] = [hotp.generate(T).slice(0, 3), hotp.generate(T).slice(3)];
+    expect((await run(['verify', `${a}-${b}`, '--secret', SECRET])).status).toBe(0);
+    expect((await run(['verify', `${a} ${b}`, '--secret', SECRET])).status).toBe(0);
     expect((await run(['verify', hotp.generate(T), '--secret', SECRET])).stdout).toBe(`valid: counter ${T}, delta 0\n`);
   });
 
@@ -131,7 +166,7 @@ describe('otpkit verify', () => {
     for (const [argv, reason] of cases) {
       const { status, stdout } = await run(['verify', '--json', ...argv.slice(1)]);
       expect(status, argv.join(' ')).toBe(1);
-      expect(JSON.parse(stdout)).toEqual({ ok: false, reason });
+      expect(JSON.parse(stdout)).toMatchObject({ ok: false, reason, expectedCounter: T });
     }
     expect((await run(['verify', hotp.generate(T + 2), '--secret', SECRET])).stdout).toBe('rejected: wrong\n');
   });
@@ -144,6 +179,7 @@ describe('otpkit verify', () => {
     ).toEqual({
       ok: true,
       counter: 3,
+      expectedCounter: 1,
       delta: 2,
     });
     expect((await run(['verify', '969429', '--secret', SECRET, '--counter', '1'])).status).toBe(1);
@@ -289,6 +325,17 @@ describe.runIf(hasZbar)('the binary draws QR codes a scanner reads', () => {
 });
 
 describe.runIf(hasOathtool)('the binary against oathtool', () => {
+  it('agrees on keys of 1 to 15 bytes too', () => {
+    for (const bytes of [1, 3, 5, 10, 15]) {
+      const secret = base32Encode(crypto.getRandomValues(new Uint8Array(bytes)));
+      const theirs = oathtool(['--totp', '-N', '@1750000000', '-b', secret]);
+      const ours = bin(['code', '--secret', secret, '--time', '1750000000']);
+      expect(ours.stdout.trim(), `${bytes} bytes`).toBe(theirs);
+      expect(ours.stderr).toContain(`the key is ${bytes * 8} bits`);
+      expect(bin(['verify', theirs, '--secret', secret, '--time', '1750000000']).status).toBe(0);
+    }
+  });
+
   it('accepts what oathtool generates and generates what oathtool accepts', () => {
     for (const [mode, algorithm, digits, period, time] of [
       ['sha1', 'sha1', 6, 30, 1_111_111_109],
@@ -325,6 +372,32 @@ describe.runIf(hasOathtool)('the binary against oathtool', () => {
 });
 
 describe.runIf(hasPython)('the binary against pyotp and passlib', () => {
+  it('agrees on short keys: codes, and URIs read both ways', () => {
+    for (const bytes of [1, 10, 15]) {
+      const secret = base32Encode(crypto.getRandomValues(new Uint8Array(bytes)));
+      const time = 1_750_000_123;
+      const common = { secret, algorithm: 'SHA-1', digits: 6, period: 30, time };
+      const [py, pass, pyUri] = python<string>([
+        { op: 'pyotp.totp', ...common },
+        { op: 'passlib.totp', ...common },
+        { op: 'pyotp.uri', type: 'totp', account: 'bob', issuer: 'Old Co', ...common },
+      ]);
+      const ours = bin(['code', '--secret', secret, '--time', String(time)]).stdout.trim();
+      expect(py).toEqual({ ok: ours });
+      expect(pass).toEqual({ ok: ours });
+      const theirUri = (pyUri as { ok: string }).ok;
+      expect(bin(['code', '--uri', theirUri, '--time', String(time)]).stdout.trim()).toBe(ours);
+      expect(JSON.parse(bin(['inspect', theirUri]).stdout).secret).toBe(secret);
+      const uriOurs = bin(['uri', '--secret', secret, '--account', 'alice']).stdout.trim();
+      const [pyRead, passRead] = python<unknown>([
+        { op: 'pyotp.parse', uri: uriOurs, time },
+        { op: 'passlib.parse', uri: uriOurs, time },
+      ]);
+      expect(pyRead).toMatchObject({ ok: { code: ours } });
+      expect(passRead).toMatchObject({ ok: { code: ours } });
+    }
+  });
+
   it('agrees on codes and URIs both ways', () => {
     const secret = base32Encode(crypto.getRandomValues(new Uint8Array(32)));
     const time = 1_750_000_123;

@@ -6,7 +6,7 @@ import { KEY_FLAGS, keyFromFlags, parse, parseTime } from './options.js';
 
 async function code(args: string[], io: CliIo): Promise<number> {
   const { values } = parse(args, { ...KEY_FLAGS, uri: { type: 'string' }, time: { type: 'string' } }, 0);
-  const key = await keyFromFlags(values, io);
+  const key = await keyFromFlags(values, 'code', io);
   if (key.type === 'hotp') {
     io.stdout(`${createHotp(key).generate(key.counter ?? 0)}\n`);
   } else {

@@ -42,7 +42,6 @@ Options:
                         HOTP: counters accepted past --counter (default 0, at most 50)
   --after-counter N     TOTP: the last accepted counter; a code at or before it is "reused"
   --encoder steam       Steam Guard codes (5 characters)
-  --allow-short-secret  accept keys under 16 bytes (legacy keys only)
   --json                verify: print the result as JSON (counter, delta, expiresAt, or reason)
   --format F            qr: terminal (the default on a terminal), svg (otherwise) or png
   --out FILE            qr: write to FILE, readable only by you (a QR code of a key is a secret)

@@ -1,12 +1,12 @@
 // otpkit inspect URI: what a key URI holds, as JSON (the secret in canonical base32).
 
-import { base32Encode, parseKeyUri } from '@otpkit/core';
+import { base32Encode } from '@otpkit/core';
 import { type CliIo, EXIT } from './io.js';
-import { parse } from './options.js';
+import { parse, readKeyUri } from './options.js';
 
 function inspect(args: string[], io: CliIo): number {
-  const { values, positionals } = parse(args, { 'allow-short-secret': { type: 'boolean' } }, 1);
-  const key = parseKeyUri(positionals[0]!, { allowShortSecret: values['allow-short-secret'] ?? false });
+  const { positionals } = parse(args, {}, 1);
+  const key = readKeyUri(positionals[0]!, 'inspect', io);
   const shown = {
     type: key.type,
     issuer: key.issuer ?? null,

@@ -2,7 +2,15 @@
 // with usage errors that never echo what was typed.
 
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { type Algorithm, base32Decode, type Encoder, type KeyUri, OtpkitError, parseKeyUri } from '@otpkit/core';
+import {
+  type Algorithm,
+  base32Decode,
+  type Encoder,
+  type KeyUri,
+  MIN_SECRET_BYTES,
+  OtpkitError,
+  parseKeyUri,
+} from '@otpkit/core';
 import type { CliIo } from './io.js';
 
 type Flags = NonNullable<ParseArgsConfig['options']>;
@@ -18,7 +26,6 @@ const KEY_FLAGS = {
   period: { type: 'string' },
   counter: { type: 'string' },
   encoder: { type: 'string' },
-  'allow-short-secret': { type: 'boolean' },
 } as const satisfies Flags;
 
 function usage(message: string): OtpkitError {
@@ -82,19 +89,35 @@ async function readSecret(text: string, io: CliIo): Promise<Uint8Array> {
   return base32Decode(text === '-' ? (await io.readStdin()).trim() : text);
 }
 
-type KeyValues = { [K in keyof typeof KEY_FLAGS]?: (typeof KEY_FLAGS)[K]['type'] extends 'boolean' ? boolean : string };
+type KeyValues = { [K in keyof typeof KEY_FLAGS]?: string };
 
-/** A key as the commands use it: URI fields plus the short-secret opt-in. */
-type CliKey = KeyUri & { allowShortSecret: boolean };
+/**
+ * Keys are read from 1 byte up, as oathtool, pyotp and authenticator apps
+ * read them (RFC 4226's 128-bit floor is for issuing keys); one line on
+ * stderr says when a key is shorter than that. Never a character of the key.
+ */
+function warnIfShort(secret: Uint8Array, command: string, io: CliIo, what = 'the key'): void {
+  if (secret.length < MIN_SECRET_BYTES) {
+    io.stderr(
+      `otpkit ${command}: warning: ${what} is ${secret.length * 8} bits; RFC 4226 asks for at least ${MIN_SECRET_BYTES * 8}\n`,
+    );
+  }
+}
+
+/** A key URI as a command reads it: parsed, with the short-key warning. */
+function readKeyUri(uri: string, command: string, io: CliIo): KeyUri {
+  const key = parseKeyUri(uri);
+  warnIfShort(key.secret, command, io);
+  return key;
+}
 
 /** Key parameters from `--uri` or from `--secret` and its companions, never both. */
-async function keyFromFlags(values: KeyValues & { uri?: string }, io: CliIo): Promise<CliKey> {
-  const allowShortSecret = values['allow-short-secret'] ?? false;
+async function keyFromFlags(values: KeyValues & { uri?: string }, command: string, io: CliIo): Promise<KeyUri> {
   if (values.uri !== undefined) {
     for (const flag of ['secret', 'algorithm', 'digits', 'period', 'encoder'] as const) {
       if (values[flag] !== undefined) throw usage(`--uri already sets the key; drop --${flag}`);
     }
-    const key: CliKey = { ...parseKeyUri(values.uri, { allowShortSecret }), allowShortSecret };
+    const key = readKeyUri(values.uri, command, io);
     const counter = parseWhole('counter', values.counter, 0);
     if (counter !== undefined) Object.assign(key, { type: 'hotp', counter });
     return key;
@@ -102,7 +125,7 @@ async function keyFromFlags(values: KeyValues & { uri?: string }, io: CliIo): Pr
   if (values.secret === undefined) throw usage('give the key with --secret BASE32 or --uri URI');
   const counter = parseWhole('counter', values.counter, 0);
   const encoder = parseEncoder(values.encoder) ?? 'decimal';
-  const key: CliKey = {
+  const key: KeyUri = {
     type: counter === undefined ? 'totp' : 'hotp',
     secret: await readSecret(values.secret, io),
     account: '',
@@ -110,11 +133,22 @@ async function keyFromFlags(values: KeyValues & { uri?: string }, io: CliIo): Pr
     digits: parseWhole('digits', values.digits, 1) ?? (encoder === 'steam' ? 5 : 6),
     encoder,
     periodSeconds: parseWhole('period', values.period, 1) ?? 30,
-    allowShortSecret,
   };
   if (counter !== undefined) key.counter = counter;
+  warnIfShort(key.secret, command, io);
   return key;
 }
 
-export type { CliKey };
-export { KEY_FLAGS, keyFromFlags, parse, parseAlgorithm, parseEncoder, parseTime, parseWhole, readSecret, usage };
+export {
+  KEY_FLAGS,
+  keyFromFlags,
+  parse,
+  parseAlgorithm,
+  parseEncoder,
+  parseTime,
+  parseWhole,
+  readKeyUri,
+  readSecret,
+  usage,
+  warnIfShort,
+};

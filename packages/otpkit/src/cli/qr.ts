@@ -1,18 +1,13 @@
 // otpkit qr URI: the key URI as a QR code, for the terminal, SVG or PNG.
 
-import { parseKeyUri } from '@otpkit/core';
 import { qrPng, qrSvg, qrTerminal } from '../qr/index.js';
 import { type CliIo, EXIT } from './io.js';
-import { parse, usage } from './options.js';
+import { parse, readKeyUri, usage } from './options.js';
 
 async function qr(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parse(
-    args,
-    { format: { type: 'string' }, out: { type: 'string' }, 'allow-short-secret': { type: 'boolean' } },
-    1,
-  );
+  const { values, positionals } = parse(args, { format: { type: 'string' }, out: { type: 'string' } }, 1);
   const uri = positionals[0]!;
-  parseKeyUri(uri, { allowShortSecret: values['allow-short-secret'] ?? false }); // a QR code of a broken URI helps no one
+  readKeyUri(uri, 'qr', io); // a QR code of a broken URI helps no one
   const format = values.format ?? (io.stdoutIsTerminal && values.out === undefined ? 'terminal' : 'svg');
   let image: string | Uint8Array;
   if (format === 'terminal') image = await qrTerminal(uri);

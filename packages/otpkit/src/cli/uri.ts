@@ -11,7 +11,7 @@ async function uri(args: string[], io: CliIo): Promise<number> {
     0,
   );
   if (values.account === undefined) throw usage('give the account name with --account NAME');
-  const key = await keyFromFlags(values, io);
+  const key = await keyFromFlags(values, 'uri', io);
   io.stdout(`${formatKeyUri({ ...key, account: values.account, issuer: values.issuer, image: values.image })}\n`);
   return EXIT.OK;
 }

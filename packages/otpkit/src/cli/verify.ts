@@ -17,7 +17,8 @@ async function verify(args: string[], io: CliIo): Promise<number> {
     },
     1,
   );
-  const key = await keyFromFlags(values, io);
+  // People type codes here: 123 456 and 123-456 are both the code.
+  const key = { ...(await keyFromFlags(values, 'verify', io)), separators: true };
   const window = parseWhole('window', values.window, 0);
   let result: HotpResult | TotpResult;
   if (key.type === 'hotp') {
