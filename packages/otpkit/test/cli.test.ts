@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { base32Encode, createHotp, createTotp, parseKeyRing } from '@otpkit/core';
+import { base32Decode, base32Encode, createHotp, createTotp, parseKeyRing } from '@otpkit/core';
 import protobuf from 'protobufjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { hasOathtool, hasPython, hasZbar, oathtool, python, zbarimg } from '../../../test/support/external.js';
@@ -258,11 +258,7 @@ describe('otpkit qr, import, keys', () => {
   });
 
   it('import turns a Google Authenticator export into key URIs', async () => {
-    const Payload = protobuf
-      .parse(
-        `syntax = "proto3"; message P { message O { bytes secret = 1; string name = 2; string issuer = 3; int32 algorithm = 4; int32 digits = 5; int32 type = 6; int64 counter = 7; } repeated O otp_parameters = 1; }`,
-      )
-      .root.lookupType('P');
+    const Payload = GaPayload;
     const secret = new TextEncoder().encode('12345678901234567890');
     const payload = Payload.encode(
       Payload.fromObject({
@@ -322,6 +318,15 @@ describe.runIf(hasZbar)('the binary draws QR codes a scanner reads', () => {
     expect(statSync(out).mode & 0o777).toBe(0o600);
     expect(zbarimg(out)).toBe(URI);
   });
+
+  it('of a short (80-bit) key too, with the warning', () => {
+    const short = 'otpauth://totp/X:y?secret=JBSWY3DPEHPK3PXP&issuer=X';
+    const out = join(dir, 'short.png');
+    const result = bin(['qr', short, '--format', 'png', '--out', out]);
+    expect(result.status).toBe(0);
+    expect(result.stderr).toBe('otpkit qr: warning: the key is 80 bits; RFC 4226 asks for at least 128\n');
+    expect(zbarimg(out)).toBe(short);
+  });
 });
 
 describe.runIf(hasOathtool)('the binary against oathtool', () => {
@@ -371,6 +376,13 @@ describe.runIf(hasOathtool)('the binary against oathtool', () => {
   });
 });
 
+/** Google Authenticator's migration payload, as far as these tests write it (protobufjs, from the published schema). */
+const GaPayload = protobuf
+  .parse(
+    `syntax = "proto3"; message P { message O { bytes secret = 1; string name = 2; string issuer = 3; int32 algorithm = 4; int32 digits = 5; int32 type = 6; int64 counter = 7; } repeated O otp_parameters = 1; }`,
+  )
+  .root.lookupType('P');
+
 describe.runIf(hasPython)('the binary against pyotp and passlib', () => {
   it('agrees on short keys: codes, and URIs read both ways', () => {
     for (const bytes of [1, 10, 15]) {
@@ -395,6 +407,22 @@ describe.runIf(hasPython)('the binary against pyotp and passlib', () => {
       ]);
       expect(pyRead).toMatchObject({ ok: { code: ours } });
       expect(passRead).toMatchObject({ ok: { code: ours } });
+      // A Google Authenticator export of the same short key, imported, reads the same in pyotp and passlib.
+      const exported = `otpauth-migration://offline?data=${encodeURIComponent(
+        Buffer.from(
+          GaPayload.encode(
+            GaPayload.fromObject({ otpParameters: [{ secret: base32Decode(secret), name: 'carol', type: 2 }] }),
+          ).finish(),
+        ).toString('base64'),
+      )}`;
+      const imported = bin(['import', exported]);
+      expect(imported.stderr).toContain(`the key of entry 1 is ${bytes * 8} bits`);
+      const [pyImported, passImported] = python<unknown>([
+        { op: 'pyotp.parse', uri: imported.stdout.trim(), time },
+        { op: 'passlib.parse', uri: imported.stdout.trim(), time },
+      ]);
+      expect(pyImported).toMatchObject({ ok: { code: ours, account: 'carol' } });
+      expect(passImported).toMatchObject({ ok: { code: ours, account: 'carol' } });
     }
   });
 
