@@ -6,16 +6,16 @@
 
 import { pbkdf2 } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DATABASES, freshSqlite, type TestDb } from '../../../test/support/databases.js';
+import { freshSqlite, type TestDb } from '../../../test/support/databases.js';
 import { apiClient, PASSWORD } from './api.js';
-import { startServer, type TestServer } from './server.js';
+import { HOSTS, startServer, type TestServer } from './server.js';
 
-describe.each(DATABASES)('floods on %s', (_name, open) => {
+describe.each(HOSTS)('floods on %s over %s', (host, _database, open) => {
   let t: TestDb;
   let s: TestServer;
   beforeAll(async () => {
     t = await open();
-    s = await startServer(t);
+    s = await startServer(t, {}, host);
   });
   afterAll(async () => {
     await s.close();
@@ -138,7 +138,7 @@ describe('the thread pool and the hashing cap', () => {
   });
 });
 
-describe('behind a proxy', () => {
+describe.each(['Fastify', 'Express'] as const)('behind a proxy, on %s', (host) => {
   it.each([
     ['a hop count', '1'],
     ["the proxy's address", '127.0.0.1'],
@@ -146,11 +146,11 @@ describe('behind a proxy', () => {
     'trusting %s, a client-supplied extra hop changes neither the throttle nor the audit log',
     async (_what, trust) => {
       const t = await freshSqlite();
-      const s = await startServer(t, { OTPKIT_TRUST_PROXY: trust, OTPKIT_RATE_LIMIT: '3' });
+      const s = await startServer(t, { OTPKIT_TRUST_PROXY: trust, OTPKIT_RATE_LIMIT: '3' }, host);
       try {
         // The proxy (127.0.0.1) appends the address it saw; the client put a lie in front of it.
         const attempt = (lie: string) =>
-          s.app.inject({
+          s.inject({
             method: 'POST',
             url: '/api/auth/login',
             remoteAddress: '127.0.0.1',
@@ -162,7 +162,7 @@ describe('behind a proxy', () => {
         const ips = new Set((await s.store.audit()).map((e) => e.ip));
         expect([...ips]).toEqual(['203.0.113.7']);
         // A client that reaches otpkit directly, past the proxy, is itself the client.
-        const direct = await s.app.inject({
+        const direct = await s.inject({
           method: 'POST',
           url: '/api/auth/login',
           remoteAddress: '192.0.2.1',

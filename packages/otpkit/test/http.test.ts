@@ -1,5 +1,6 @@
-// Every route of the HTTP API, success and failure, through app.inject(), on
-// SQLite and the real PostgreSQL; then the races, the attempt budget, a
+// Every route of the HTTP API, success and failure, on every host (the
+// standalone Fastify app, Express middleware, the Fetch handler) over SQLite,
+// and Fastify over the real PostgreSQL; then the races, the attempt budget, a
 // database dump and the logs, looking for anything secret.
 
 import { execFileSync } from 'node:child_process';
@@ -8,9 +9,9 @@ import { base32Decode, createHotp } from '@otpkit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATABASES, freshSqlite, POSTGRES_URL, type TestDb } from '../../../test/support/databases.js';
 import { apiClient, PASSWORD } from './api.js';
-import { startServer, type TestServer } from './server.js';
+import { HOSTS, startServer, type TestServer } from './server.js';
 
-describe.each(DATABASES)('HTTP API on %s', (_name, open) => {
+describe.each(HOSTS)('HTTP API on %s over %s', (host, _database, open) => {
   let t: TestDb;
   let s: TestServer;
   /** Everything secret the tests handle: none of it may reach a log or a dump. */
@@ -18,7 +19,7 @@ describe.each(DATABASES)('HTTP API on %s', (_name, open) => {
 
   beforeAll(async () => {
     t = await open();
-    s = await startServer(t);
+    s = await startServer(t, {}, host);
   });
   afterAll(async () => {
     await s.close();
@@ -175,7 +176,7 @@ describe.each(DATABASES)('HTTP API on %s', (_name, open) => {
   it('gives browsers the refresh token as an HttpOnly, SameSite=Strict cookie, only when asked', async () => {
     const { username, secret } = await withTwoFactor();
     const browser = async (url: string, body: object, headers: Record<string, string> = {}) => {
-      const response = await s.app.inject({ method: 'POST', url, payload: body, headers });
+      const response = await s.inject({ method: 'POST', url, payload: body, headers });
       const cookie = String(response.headers['set-cookie'] ?? '');
       const token = /^otpkit_refresh=([^;]*)/.exec(cookie)?.[1];
       if (token) secrets.add(token);
@@ -199,7 +200,7 @@ describe.each(DATABASES)('HTTP API on %s', (_name, open) => {
     expect(renewed.token).not.toBe(login.token); // rotated
     expect((await get('/api/auth/me', renewed.body.accessToken)).status).toBe(200);
 
-    const out = await s.app.inject({
+    const out = await s.inject({
       method: 'POST',
       url: '/api/auth/logout',
       headers: { ...asked, authorization: `Bearer ${renewed.body.accessToken}` },
@@ -208,21 +209,6 @@ describe.each(DATABASES)('HTTP API on %s', (_name, open) => {
     expect(out.headers['set-cookie']).toMatch(/^otpkit_refresh=; .*Max-Age=0$/);
     const after = await browser('/api/auth/refresh', {}, { cookie: `otpkit_refresh=${renewed.token}`, ...asked });
     expect(after.status).toBe(401);
-  });
-
-  it('serves the web UI with a policy that allows nothing but this server', async () => {
-    for (const [url, type] of [
-      ['/', 'text/html'],
-      ['/app.js', 'text/javascript'],
-      ['/style.css', 'text/css'],
-    ] as const) {
-      const response = await s.app.inject({ method: 'GET', url });
-      expect(response.statusCode).toBe(200);
-      expect(response.headers['content-type']).toContain(type);
-      expect(response.headers['content-security-policy']).toContain("default-src 'none'; script-src 'self'");
-      expect(response.headers['content-security-policy']).toContain("frame-ancestors 'none'");
-      expect(response.body).not.toMatch(/https?:\/\/(?!localhost)/); // no CDN, no outside fonts
-    }
   });
 
   it('validates a code for a signed-in user, rotates backup codes and disables 2FA with a code', async () => {
@@ -328,7 +314,7 @@ describe.each(DATABASES)('HTTP API on %s', (_name, open) => {
   it('answers bad input with a 4xx and a coded error, never a 500', async () => {
     const { token, secret } = await withTwoFactor();
     const raw = (payload: string, contentType = 'application/json') =>
-      s.app.inject({ method: 'POST', url: '/api/auth/login', payload, headers: { 'content-type': contentType } });
+      s.inject({ method: 'POST', url: '/api/auth/login', payload, headers: { 'content-type': contentType } });
     const cases: [Promise<{ statusCode: number; body: string }>, number, string][] = [
       [raw('{"username": "a", '), 400, 'BODY_INVALID'],
       [raw('username=a&password=b', 'application/x-www-form-urlencoded'), 415, 'MEDIA_TYPE_UNSUPPORTED'],
@@ -368,23 +354,12 @@ describe.each(DATABASES)('HTTP API on %s', (_name, open) => {
       await get('/api/auth/me', token),
       await post('/api/auth/login', { username: 'nobody', password: PASSWORD }),
     ];
-    for (const r of responses) expect(r.headers['cache-control']).toBe('no-store');
-    for (const url of ['/docs/', '/docs/json', '/', '/api/auth/me']) {
-      const r = await s.app.inject({ method: 'GET', url });
-      expect(r.headers['x-content-type-options'], url).toBe('nosniff');
-      expect(r.headers['x-frame-options'], url).toBe('DENY');
-      expect(r.headers['referrer-policy'], url).toBe('no-referrer');
+    for (const r of responses) {
+      expect(r.headers['cache-control']).toBe('no-store');
+      expect(r.headers['x-content-type-options']).toBe('nosniff');
+      expect(r.headers['x-frame-options']).toBe('DENY');
+      expect(r.headers['referrer-policy']).toBe('no-referrer');
     }
-    const docs = await s.app.inject({ method: 'GET', url: '/docs/static/index.html' });
-    expect(docs.headers['content-security-policy']).toContain("frame-ancestors 'none'");
-    expect(docs.headers['content-security-policy']).not.toMatch(/https?:/);
-  });
-
-  it('serves health, an OpenAPI document and a docs page', async () => {
-    expect((await get('/healthz')).body).toEqual({ status: 'ok' });
-    const spec = await s.app.inject('/docs/json');
-    expect(JSON.parse(spec.body).paths['/api/auth/login/verify']).toBeDefined();
-    expect((await s.app.inject('/docs/')).statusCode).toBe(200);
   });
 
   it('keeps secrets out of a database dump and out of the logs', async () => {
@@ -420,6 +395,54 @@ describe.each(DATABASES)('HTTP API on %s', (_name, open) => {
         expect(found(logs), 'logs').toBe(false);
       }
     }
+  });
+});
+
+describe('the standalone server (Fastify)', () => {
+  let t: TestDb;
+  let s: TestServer;
+  beforeAll(async () => {
+    t = await freshSqlite();
+    s = await startServer(t);
+  });
+  afterAll(async () => {
+    await s.close();
+    await t.drop();
+  });
+  const { get } = apiClient(() => s);
+
+  it('serves the web UI with a policy that allows nothing but this server', async () => {
+    for (const [url, type] of [
+      ['/', 'text/html'],
+      ['/app.js', 'text/javascript'],
+      ['/style.css', 'text/css'],
+    ] as const) {
+      const response = await s.app.inject({ method: 'GET', url });
+      expect(response.statusCode).toBe(200);
+      expect(response.headers['content-type']).toContain(type);
+      expect(response.headers['content-security-policy']).toContain("default-src 'none'; script-src 'self'");
+      expect(response.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+      expect(response.body).not.toMatch(/https?:\/\/(?!localhost)/); // no CDN, no outside fonts
+    }
+  });
+
+  it('serves health, an OpenAPI document and a docs page', async () => {
+    expect((await get('/healthz')).body).toEqual({ status: 'ok' });
+    const spec = await s.app.inject('/docs/json');
+    expect(JSON.parse(spec.body).paths['/api/auth/login/verify']).toBeDefined();
+    expect((await s.app.inject('/docs/')).statusCode).toBe(200);
+  });
+
+  it('sends the security headers with the web UI and the docs; the docs load nothing from another host', async () => {
+    for (const url of ['/docs/', '/docs/json', '/', '/app.js']) {
+      const r = await s.app.inject({ method: 'GET', url });
+      expect(r.headers['x-content-type-options'], url).toBe('nosniff');
+      expect(r.headers['x-frame-options'], url).toBe('DENY');
+      expect(r.headers['referrer-policy'], url).toBe('no-referrer');
+    }
+    const docs = await s.app.inject({ method: 'GET', url: '/docs/static/index.html' });
+    expect(docs.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+    expect(docs.headers['content-security-policy']).not.toMatch(/https?:/);
   });
 });
 

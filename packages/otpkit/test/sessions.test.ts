@@ -6,19 +6,19 @@
 
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DATABASES, type TestDb } from '../../../test/support/databases.js';
+import type { TestDb } from '../../../test/support/databases.js';
 import { hashToken, opaqueToken, timeOrderedId } from '../src/service/tokens.js';
 import { apiClient } from './api.js';
-import { startServer, type TestServer } from './server.js';
+import { HOSTS, startServer, type TestServer } from './server.js';
 
 const DAY_MS = 24 * 3_600_000;
 
-describe.each(DATABASES)('sessions on %s', (_name, open) => {
+describe.each(HOSTS)('sessions on %s over %s', (host, _database, open) => {
   let t: TestDb;
   let s: TestServer;
   beforeAll(async () => {
     t = await open();
-    s = await startServer(t);
+    s = await startServer(t, {}, host);
   });
   afterAll(async () => {
     await s.close();

@@ -3,7 +3,6 @@
 
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { OtpkitError } from '@otpkit/core';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ServiceError, type ServiceErrorCode } from '../service/errors.js';
 import { DatabaseUnavailable } from '../store/db.js';
@@ -86,18 +85,20 @@ function fromFastify(error: FastifyError): HttpError | undefined {
   return undefined;
 }
 
-/** Answers any error in the one shape; used by the app and by the embeddable plugin. */
-function errorHandler(
-  error: FastifyError | ServiceError | HttpError | OtpkitError | DatabaseUnavailable,
-  request: FastifyRequest,
-  reply: FastifyReply,
-): void {
+/** Where failures are logged: pino's shape (the server's logger), or nothing. */
+interface Log {
+  warn(object: object, message: string): void;
+  error(object: object, message: string): void;
+}
+
+/** Any error as the one shape: status, headers (Retry-After) and the JSON body. Faults of ours are logged. */
+function answerError(error: unknown, log?: Log): { status: number; headers: Record<string, string>; body: string } {
   let known: HttpError | undefined;
   if (error instanceof HttpError) known = error;
   else if (error instanceof ServiceError) known = new HttpError(error.code, error.message, error.retryAfterSeconds);
   else if (error instanceof DatabaseUnavailable) {
     // An outage, not a bug: one warning per request, no stack. The message says where and what, never a value.
-    request.log.warn({ database: error.message }, 'database unavailable');
+    log?.warn({ database: error.message }, 'database unavailable');
     known = new HttpError(
       'DATABASE_UNAVAILABLE',
       'the database is unavailable; try again shortly',
@@ -106,11 +107,18 @@ function errorHandler(
   } else known = fromFastify(error as FastifyError);
   if (!known) {
     // Not the client's fault: log it (messages hold no secrets) and say nothing more.
-    request.log.error({ err: error }, 'request failed');
+    log?.error({ err: error }, 'request failed');
     known = new HttpError('INTERNAL', 'something went wrong on our side');
   }
-  if (known.retryAfterSeconds !== undefined) reply.header('Retry-After', String(known.retryAfterSeconds));
-  reply.status(STATUS[known.code]).send({ error: { code: known.code, message: known.message } });
+  const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };
+  if (known.retryAfterSeconds !== undefined) headers['retry-after'] = String(known.retryAfterSeconds);
+  return { status: STATUS[known.code], headers, body: JSON.stringify({ error: { code: known.code, message: known.message } }) };
+}
+
+/** Fastify's error handler: the same answer as every host's. */
+function errorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
+  const answer = answerError(error, request.log);
+  reply.status(answer.status).headers(answer.headers).send(answer.body);
 }
 
 /** Node's HTTP parser refused the request (a header too large, bad framing): answer in the one shape and close. */
@@ -137,5 +145,5 @@ function installErrorHandler(app: FastifyInstance): void {
   });
 }
 
-export type { HttpErrorCode };
-export { answerClientError, errorHandler, HttpError, installErrorHandler };
+export type { HttpErrorCode, Log };
+export { answerClientError, answerError, errorHandler, HttpError, installErrorHandler };

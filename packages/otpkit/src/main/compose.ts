@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { generateKeyRingEntry, parseKeyRing } from '@otpkit/core';
 import type { FastifyBaseLogger } from 'fastify';
 import { buildApp } from '../http/app.js';
+import { memoryThrottle } from '../http/throttle.js';
 import { ServiceError } from '../service/errors.js';
 import { createService } from '../service/index.js';
 import { nodeAead } from '../service/node-aead.js';
@@ -29,6 +30,8 @@ const ACCESS_TOKEN_TTL_SECONDS = 10 * 60;
 const REFRESH_TOKEN_TTL_MS = 30 * 24 * 3_600_000;
 const CHALLENGE_TTL_MS = 5 * 60_000;
 const CHALLENGE_MAX_ATTEMPTS = 5;
+/** OTPKIT_RATE_LIMIT counts requests per client in windows of a minute. */
+const RATE_LIMIT_WINDOW_MS = 60_000;
 /** The sweep of expired rows: once a minute, at most this many rows of each kind per run. */
 const PRUNE_EVERY_MS = 60_000;
 const PRUNE_LIMIT = 1_000;
@@ -120,9 +123,13 @@ async function compose(config: Config, options: { say: Say; logger?: FastifyBase
     if (error instanceof ServiceError) throw new StartError(`OTPKIT_KEYS: ${error.message}`);
     throw error;
   }
+  const throttle =
+    config.rateLimitPerMinute === false
+      ? undefined
+      : memoryThrottle({ limit: config.rateLimitPerMinute, windowMs: RATE_LIMIT_WINDOW_MS, now });
   const app = await buildApp({
     service,
-    rateLimitPerMinute: config.rateLimitPerMinute,
+    ...(throttle ? { throttle } : {}),
     trustProxy: config.trustProxy,
     ...(options.logger ? { logger: options.logger } : {}),
   });
@@ -136,6 +143,7 @@ async function compose(config: Config, options: { say: Say; logger?: FastifyBase
     ring,
     store,
     service,
+    throttle,
     app,
     applied,
     close: async () => {

@@ -1,11 +1,20 @@
-// What an application embedding otpkit imports (`otpkit/server`): the app
-// factory, the TOTP routes as a Fastify plugin, and the composition that
-// builds a service from the same environment variables as `otpkit serve`.
+// What an application embedding otpkit imports (`otpkit/server`): the
+// standalone app, the hosts (Fastify plugin, Express middleware, Fetch
+// handler), and the composition that builds a service from the same
+// environment variables as `otpkit serve`.
 
 export type { AppOptions } from '../http/app.js';
 export { buildApp } from '../http/app.js';
-export type { TotpPluginOptions } from '../http/totp-plugin.js';
-export { totpRoutes } from '../http/totp-plugin.js';
+export type { OtpkitFastifyOptions, OtpkitFastifyOptions as TotpPluginOptions } from '../http/fastify.js';
+export { otpkitFastify, totpRoutes } from '../http/fastify.js';
+export type { ExpressRequest, OtpkitExpressOptions } from '../http/express.js';
+export { otpkitExpress } from '../http/express.js';
+export type { OtpkitFetchOptions } from '../http/fetch.js';
+export { otpkitFetch } from '../http/fetch.js';
+export type { CurrentUser } from '../http/handler.js';
+export type { Throttle } from '../http/throttle.js';
+export { memoryThrottle } from '../http/throttle.js';
+export type { Actor } from '../service/index.js';
 export type { Service } from '../service/index.js';
 export { compose } from './compose.js';
 export { readConfig } from './config.js';

@@ -1,0 +1,83 @@
+// otpkit as Express middleware (Express 4 and 5, or anything connect-style):
+// app.use('/2fa', otpkitExpress({ service, currentUser })). It imports nothing
+// from Express: it reads the Node request Express hands it, and answers
+// through the one handler, so the JSON, statuses, headers and cookies are the
+// Fastify host's, byte for byte.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { answerError, HttpError } from './errors.js';
+import { API_HEADERS, BODY_LIMIT_BYTES, createHandler, type HandlerOptions, type HttpResponse } from './handler.js';
+
+/** What otpkit reads of an Express request (all optional: a plain Node request works too). */
+type ExpressRequest = IncomingMessage & {
+  /** Express: the client address under the app's `trust proxy` setting. */
+  ip?: string;
+  /** Express: whether the request came over HTTPS, under `trust proxy`. */
+  secure?: boolean;
+  /** A body express.json() (body-parser) already parsed: it marks it with `_body`. */
+  body?: unknown;
+  _body?: boolean;
+};
+type Next = (error?: unknown) => void;
+
+type OtpkitExpressOptions = HandlerOptions<ExpressRequest>;
+
+/** The raw body, read up to the limit (one byte past it is enough to refuse it). */
+function readBody(request: IncomingMessage): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > BODY_LIMIT_BYTES) {
+        request.removeAllListeners('data');
+        request.resume();
+        reject(new HttpError('BODY_TOO_LARGE', 'the request body is too large'));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    request.on('end', () => resolve(Buffer.concat(chunks)));
+    request.on('error', reject);
+  });
+}
+
+function write(response: ServerResponse, answer: HttpResponse): void {
+  response.statusCode = answer.status;
+  for (const [name, value] of Object.entries(answer.headers)) response.setHeader(name, value);
+  response.end(answer.body);
+}
+
+function otpkitExpress(options: OtpkitExpressOptions) {
+  const handler = createHandler(options);
+  return function otpkit(request: ExpressRequest, response: ServerResponse, next: Next): void {
+    // Express strips the mount path from req.url and keeps it in req.baseUrl.
+    const mountPath = (request as { baseUrl?: string }).baseUrl ?? '';
+    const path = (request.url ?? '/').split('?')[0]!;
+    const headers: Record<string, string | undefined> = {};
+    for (const [name, value] of Object.entries(request.headers)) {
+      headers[name] = Array.isArray(value) ? value.join(', ') : value;
+    }
+    const base = {
+      method: request.method ?? 'GET',
+      path,
+      headers,
+      ip: request.ip ?? request.socket.remoteAddress ?? null,
+      secure: request.secure ?? false,
+      native: request,
+    };
+    const body = async () => (request._body === true ? { parsed: request.body } : { raw: await readBody(request) });
+    body()
+      .then((b) => handler.handle({ ...base, body: b }, mountPath))
+      .then((answer) => (answer ? write(response, answer) : next()))
+      .catch((error: unknown) => {
+        // A body over the limit (the one error reading it can be ours to answer); anything else is the app's.
+        if (!(error instanceof HttpError)) return next(error);
+        const answer = answerError(error);
+        write(response, { ...answer, headers: { ...API_HEADERS, ...answer.headers, connection: 'close' } });
+      });
+  };
+}
+
+export type { ExpressRequest, OtpkitExpressOptions };
+export { otpkitExpress };

@@ -1,0 +1,179 @@
+// The host-neutral HTTP handler: a request in (method, path, headers, body
+// bytes, client address), a response out (status, headers, JSON text). It
+// routes, parses and validates bodies, authenticates, throttles per client,
+// runs the route and answers errors from the one table, so every host answers
+// byte for byte the same.
+
+import type { TSchema } from '@fastify/type-provider-typebox';
+import { Ajv, type ValidateFunction } from 'ajv';
+import type { Actor, Service } from '../service/index.js';
+import { answerError, HttpError, type Log } from './errors.js';
+import { AUTH_ROUTES, type Route, type RouteContext, TOTP_ROUTES } from './routes.js';
+import type { Throttle } from './throttle.js';
+
+/** JSON bodies here are a few hundred bytes; 16 KiB is generous and bounded. */
+const BODY_LIMIT_BYTES = 16 * 1024;
+
+/** Sent with every answer: no sniffing, no framing, no referrer, and no cache may keep a token, secret or code. */
+const API_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'cache-control': 'no-store',
+};
+
+interface HttpRequest<Native = unknown> {
+  method: string;
+  /** Below the mount point, without the query string. */
+  path: string;
+  /** Lowercase names. */
+  headers: Readonly<Record<string, string | undefined>>;
+  /** The raw body, or one a host middleware already parsed (express.json()). */
+  body: { raw: Uint8Array } | { parsed: unknown } | undefined;
+  /** The client's address as the host's proxy rules see it; null: unknown (then no per-client throttle). */
+  ip: string | null;
+  /** Whether the client reached us over HTTPS (the refresh cookie is then Secure). */
+  secure: boolean;
+  /** The host's own request, for currentUser. */
+  native: Native;
+}
+
+interface HttpResponse {
+  status: number;
+  headers: Record<string, string | string[]>;
+  /** JSON text, or undefined for no body (204). */
+  body: string | undefined;
+}
+
+/** Who is signed in, as the embedding app says: its user id (it vouches), an otpkit Actor, or undefined (401). */
+type CurrentUser<Native> = (request: Native) => string | Actor | undefined | Promise<string | Actor | undefined>;
+
+interface HandlerOptions<Native = unknown> {
+  service: Service;
+  /**
+   * Omitted: otpkit owns the accounts, and serves /api/auth/* and /api/totp/*
+   * with its own bearer sessions. Given: the app owns them, and otpkit serves
+   * the TOTP routes (/enroll, /confirm, ...) for the user this returns.
+   */
+  currentUser?: CurrentUser<Native>;
+  /** Requests per client and window on the throttled routes; none: no per-client throttle. */
+  throttle?: Throttle;
+  log?: Log;
+}
+
+/** Strict: extra fields and wrong types are errors, never silently fixed (what Fastify's Ajv did here). */
+const ajv = new Ajv({ allErrors: false, coerceTypes: false, useDefaults: false, removeAdditional: false, strict: false });
+const validators = new WeakMap<TSchema, ValidateFunction>();
+function validate(schema: TSchema, body: unknown): void {
+  let check = validators.get(schema);
+  if (!check) {
+    check = ajv.compile(schema);
+    validators.set(schema, check);
+  }
+  if (!check(body)) {
+    const [first] = check.errors ?? [];
+    // Ajv names the field and the rule ("body/code must NOT have more than 32 characters"), never the value.
+    throw new HttpError('INPUT_INVALID', first ? `body${first.instancePath} ${first.message}` : 'body is invalid');
+  }
+}
+
+function parseBody(request: HttpRequest, route: Route): unknown {
+  const { body } = request;
+  if (body === undefined) return undefined;
+  if ('parsed' in body) return body.parsed;
+  const type = request.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
+  if (body.raw.length === 0) {
+    if (type === 'application/json' && route.schema.body) throw new HttpError('BODY_INVALID', 'the request body is empty');
+    return undefined;
+  }
+  if (body.raw.length > BODY_LIMIT_BYTES) throw new HttpError('BODY_TOO_LARGE', 'the request body is too large');
+  if (type !== 'application/json') throw new HttpError('MEDIA_TYPE_UNSUPPORTED', 'send JSON (Content-Type: application/json)');
+  try {
+    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body.raw));
+  } catch {
+    throw new HttpError('BODY_INVALID', 'the request body is not valid JSON');
+  }
+}
+
+function createHandler<Native>(options: HandlerOptions<Native>) {
+  const { service, currentUser, throttle } = options;
+  const accounts = currentUser === undefined;
+  const routes = accounts
+    ? [
+        ...AUTH_ROUTES.map((r) => ({ ...r, path: `/api/auth${r.path}` })),
+        ...TOTP_ROUTES.map((r) => ({ ...r, path: `/api/totp${r.path}` })),
+      ]
+    : TOTP_ROUTES;
+  const byKey = new Map(routes.map((r) => [`${r.method} ${r.path}`, r]));
+
+  /** otpkit's own bearer session; 401 without a live one. */
+  async function bearer(request: HttpRequest<Native>) {
+    const header = request.headers.authorization;
+    const token = header?.startsWith('Bearer ') ? header.slice(7) : undefined;
+    if (!token) throw new HttpError('UNAUTHENTICATED', 'send an access token: Authorization: Bearer <token>');
+    return service.authenticate(token);
+  }
+  async function appUser(request: HttpRequest<Native>): Promise<Actor> {
+    const user = await currentUser!(request.native);
+    if (!user) throw new HttpError('UNAUTHENTICATED', 'sign in first');
+    return typeof user === 'string' ? { userId: user, sessionId: null, amr: null } : user;
+  }
+
+  async function run(route: Route, request: HttpRequest<Native>, cookiePath: string): Promise<HttpResponse> {
+    const headers: Record<string, string | string[]> = { ...API_HEADERS };
+    const cookies: string[] = [];
+    try {
+      if (route.throttled && throttle && request.ip !== null) {
+        const verdict = await throttle.hit(request.ip);
+        if (!verdict.allowed) throw new HttpError('RATE_LIMITED', 'too many requests: slow down', verdict.retryAfterSeconds);
+      }
+      const body = parseBody(request, route);
+      if (route.schema.body) validate(route.schema.body, body);
+      const context: RouteContext = {
+        body,
+        headers: request.headers,
+        ip: request.ip,
+        secure: request.secure,
+        cookiePath,
+        actor: () => (accounts ? bearer(request) : appUser(request)),
+        session: () => bearer(request),
+        setCookie: (cookie) => void cookies.push(cookie),
+      };
+      const answer = await route.handle(context, service);
+      if (cookies.length > 0) headers['set-cookie'] = cookies.length === 1 ? cookies[0]! : cookies;
+      const status = answer.status ?? 200;
+      if (answer.body === undefined) return { status, headers, body: undefined };
+      headers['content-type'] = 'application/json; charset=utf-8';
+      return { status, headers, body: JSON.stringify(answer.body) };
+    } catch (error) {
+      const answer = answerError(error, options.log);
+      return { status: answer.status, headers: { ...headers, ...answer.headers }, body: answer.body };
+    }
+  }
+
+  return {
+    routes,
+    /** Runs one route of `routes` (hosts that route themselves, as Fastify does for its docs). */
+    run,
+    /** Routes and runs a request; undefined if no route matches (the host answers 404 or passes it on). */
+    async handle(request: HttpRequest<Native>, mountPath = ''): Promise<HttpResponse | undefined> {
+      const route = byKey.get(`${request.method.toUpperCase()} ${request.path}`);
+      if (!route) return undefined;
+      return run(route, request, `${mountPath}${accounts ? '/api/auth' : ''}` || '/');
+    },
+  };
+}
+
+/** The answer for a path no route serves. */
+function notFound(): HttpResponse {
+  return {
+    status: 404,
+    headers: { ...API_HEADERS, 'content-type': 'application/json; charset=utf-8' },
+    body: JSON.stringify({ error: { code: 'NOT_FOUND', message: 'no such route' } }),
+  };
+}
+
+type Handler<Native> = ReturnType<typeof createHandler<Native>>;
+
+export type { CurrentUser, Handler, HandlerOptions, HttpRequest, HttpResponse };
+export { API_HEADERS, BODY_LIMIT_BYTES, createHandler, notFound };

@@ -1,0 +1,295 @@
+// The one route table: every otpkit route, its schemas (request validation
+// and the OpenAPI document) and what it does with the service. Hosts
+// (Fastify, Express, Fetch) only translate requests and responses.
+
+import type { TSchema } from '@fastify/type-provider-typebox';
+import type { Actor, SecondFactorInput, Service, Tokens as IssuedTokens } from '../service/index.js';
+import { HttpError } from './errors.js';
+import {
+  BackupCodes,
+  CodeOnly,
+  Credentials,
+  Enrollment,
+  ErrorBody,
+  LoginResponse,
+  LoginVerify,
+  Me,
+  Refresh,
+  SecondFactor,
+  Status,
+  Tokens,
+  Validated,
+} from './schemas.js';
+
+/** What a route sees of a request, whichever host it came through. */
+interface RouteContext {
+  // biome-ignore lint/suspicious/noExplicitAny: validated against the route's body schema before the handler runs
+  body: any;
+  headers: Readonly<Record<string, string | undefined>>;
+  ip: string | null;
+  /** The signed-in actor: otpkit's bearer session, or the embedding app's user. 401 if none. */
+  actor(): Promise<Actor>;
+  /** otpkit's own bearer session (for logout). */
+  session(): Promise<Actor & { sessionId: string }>;
+  /** Adds a Set-Cookie header to the answer. */
+  setCookie(cookie: string): void;
+  /** Where the refresh cookie lives: the auth routes' path. */
+  cookiePath: string;
+  secure: boolean;
+}
+
+interface RouteAnswer {
+  status?: number;
+  body?: unknown;
+}
+
+interface Route {
+  method: 'GET' | 'POST';
+  /** Below the routes' group: /api/auth/login, or /api/totp/enroll (/enroll in the embedded TOTP group). */
+  path: string;
+  group: 'auth' | 'totp';
+  /** Counted by the per-client throttle. */
+  throttled: boolean;
+  schema: {
+    tags: string[];
+    summary?: string;
+    body?: TSchema;
+    response: Record<number, TSchema>;
+    security?: { bearer: [] }[];
+  };
+  handle(context: RouteContext, service: Service): Promise<RouteAnswer>;
+}
+
+const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 409: ErrorBody, 429: ErrorBody, 503: ErrorBody };
+const bearer = [{ bearer: [] as [] }];
+
+/**
+ * Browsers ask for the refresh token as a cookie (header X-Otpkit-Session:
+ * cookie): HttpOnly, so no script (and no injected script) can read it;
+ * SameSite=Strict and only read when that header comes, which a cross-site
+ * page cannot send, so no other site can use it.
+ */
+const REFRESH_COOKIE = 'otpkit_refresh';
+const wantsCookie = (c: RouteContext) => c.headers['x-otpkit-session'] === 'cookie';
+
+function cookieOf(c: RouteContext, name: string): string | undefined {
+  for (const pair of (c.headers.cookie ?? '').split(';')) {
+    const at = pair.indexOf('=');
+    if (at > 0 && pair.slice(0, at).trim() === name) return pair.slice(at + 1).trim();
+  }
+  return undefined;
+}
+
+function refreshCookie(c: RouteContext, token: string | undefined): string {
+  const secure = c.secure ? '; Secure' : '';
+  const expiry = token === undefined ? '; Max-Age=0' : ''; // no Max-Age: gone when the browser closes
+  return `${REFRESH_COOKIE}=${token ?? ''}; Path=${c.cookiePath}; HttpOnly; SameSite=Strict${secure}${expiry}`;
+}
+
+/** The tokens as the client asked for them: all in the body, or the refresh token as a cookie. */
+function deliver(c: RouteContext, tokens: IssuedTokens) {
+  if (!wantsCookie(c)) return tokens;
+  c.setCookie(refreshCookie(c, tokens.refreshToken));
+  const { refreshToken: _, ...rest } = tokens;
+  return rest;
+}
+
+/** Exactly one of code and backupCode. */
+function secondFactor(body: { code?: string; backupCode?: string }): SecondFactorInput {
+  if ((body.code === undefined) === (body.backupCode === undefined)) {
+    throw new HttpError('INPUT_INVALID', 'give exactly one of code or backupCode');
+  }
+  return body.code !== undefined ? { code: body.code } : { backupCode: body.backupCode! };
+}
+
+const context = (c: RouteContext) => ({ ip: c.ip });
+const auth = ['auth'];
+const totp = ['totp'];
+
+const AUTH_ROUTES: Route[] = [
+  {
+    method: 'POST',
+    path: '/register',
+    group: 'auth',
+    throttled: true,
+    schema: { tags: auth, body: Credentials, response: { 201: Me, ...errors } },
+    async handle(c, service) {
+      const user = await service.register(c.body.username, c.body.password, context(c));
+      return { status: 201, body: await service.me(user.id) };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/login',
+    group: 'auth',
+    throttled: true,
+    schema: {
+      tags: auth,
+      summary: 'Step one: username and password',
+      body: Credentials,
+      response: { 200: LoginResponse, ...errors },
+    },
+    async handle(c, service) {
+      const result = await service.login(c.body.username, c.body.password, context(c));
+      return { body: result.status === 'authenticated' ? { ...result, tokens: deliver(c, result.tokens) } : result };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/login/verify',
+    group: 'auth',
+    throttled: true,
+    schema: {
+      tags: auth,
+      summary: 'Step two: the challenge and a TOTP or backup code',
+      body: LoginVerify,
+      response: { 200: Tokens, ...errors },
+    },
+    async handle(c, service) {
+      const { challenge, ...factor } = c.body;
+      return { body: deliver(c, await service.loginVerify(challenge, secondFactor(factor), context(c))) };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/refresh',
+    group: 'auth',
+    throttled: true,
+    schema: {
+      tags: auth,
+      summary: 'A new access token; the refresh token rotates',
+      body: Refresh,
+      response: { 200: Tokens, ...errors },
+    },
+    async handle(c, service) {
+      let token: string | undefined = c.body.refreshToken;
+      if (token === undefined) {
+        if (!wantsCookie(c)) throw new HttpError('INPUT_INVALID', 'send refreshToken');
+        token = cookieOf(c, REFRESH_COOKIE);
+        if (!token) throw new HttpError('TOKEN_INVALID', 'no session: sign in');
+      }
+      return { body: deliver(c, await service.refresh(token, context(c))) };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/logout',
+    group: 'auth',
+    throttled: false,
+    schema: { tags: auth, security: bearer, response: { 204: {}, ...errors } },
+    async handle(c, service) {
+      await service.logout(await c.session(), context(c));
+      if (wantsCookie(c)) c.setCookie(refreshCookie(c, undefined));
+      return { status: 204 };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/me',
+    group: 'auth',
+    throttled: false,
+    schema: { tags: auth, security: bearer, response: { 200: Me, ...errors } },
+    async handle(c, service) {
+      return { body: await service.me((await c.actor()).userId) };
+    },
+  },
+];
+
+const enroll = (method: 'GET' | 'POST'): Route => ({
+  method,
+  path: '/enroll',
+  group: 'totp',
+  throttled: true,
+  schema: {
+    tags: totp,
+    summary: 'Start enrollment, or show the pending one again',
+    security: bearer,
+    response: { 200: Enrollment, ...errors },
+  },
+  async handle(c, service) {
+    return { body: await service.enroll(await c.actor(), context(c)) };
+  },
+});
+
+const TOTP_ROUTES: Route[] = [
+  enroll('POST'),
+  enroll('GET'),
+  {
+    method: 'POST',
+    path: '/confirm',
+    group: 'totp',
+    throttled: true,
+    schema: {
+      tags: totp,
+      summary: 'Turn 2FA on with a code; returns the backup codes, once',
+      security: bearer,
+      body: CodeOnly,
+      response: { 200: BackupCodes, ...errors },
+    },
+    async handle(c, service) {
+      return { body: await service.confirm(await c.actor(), c.body.code, context(c)) };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/status',
+    group: 'totp',
+    throttled: true,
+    schema: { tags: totp, summary: '2FA status', security: bearer, response: { 200: Status, ...errors } },
+    async handle(c, service) {
+      return { body: await service.status(await c.actor()) };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/validate',
+    group: 'totp',
+    throttled: true,
+    schema: {
+      tags: totp,
+      summary: 'Step-up check of a code',
+      security: bearer,
+      body: SecondFactor,
+      response: { 200: Validated, ...errors },
+    },
+    async handle(c, service) {
+      return { body: await service.validate(await c.actor(), secondFactor(c.body), context(c)) };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/disable',
+    group: 'totp',
+    throttled: true,
+    schema: {
+      tags: totp,
+      summary: 'Turn 2FA off (takes a code or a backup code)',
+      security: bearer,
+      body: SecondFactor,
+      response: { 204: {}, ...errors },
+    },
+    async handle(c, service) {
+      await service.disable(await c.actor(), secondFactor(c.body), context(c));
+      return { status: 204 };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/backup-codes',
+    group: 'totp',
+    throttled: true,
+    schema: {
+      tags: totp,
+      summary: 'New backup codes (takes a current code)',
+      security: bearer,
+      body: CodeOnly,
+      response: { 200: BackupCodes, ...errors },
+    },
+    async handle(c, service) {
+      return { body: await service.rotateBackupCodes(await c.actor(), c.body.code, context(c)) };
+    },
+  },
+];
+
+export type { Route, RouteAnswer, RouteContext };
+export { AUTH_ROUTES, TOTP_ROUTES };
