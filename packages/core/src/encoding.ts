@@ -126,14 +126,20 @@ function base64UrlEncode(bytes: Uint8Array): string {
   return out;
 }
 
+/** What a caller inside the package reports bad base64 as: the value it was reading. */
+type Base64ErrorCode = 'KEYRING_INVALID' | 'SEAL_INVALID' | 'MIGRATION_INVALID' | 'OPTION_INVALID';
+
 /**
  * Decodes base64 or base64url, padded or not. Strict otherwise: a bad
- * character or length throws `code` with the position, never the character.
+ * character or length throws `OPTION_INVALID` with the position, never the
+ * character.
+ *
+ * @example base64Decode('AQID') // Uint8Array [1, 2, 3]
  */
-function base64Decode(
-  text: string,
-  code: 'KEYRING_INVALID' | 'SEAL_INVALID' | 'MIGRATION_INVALID',
-): Uint8Array<ArrayBuffer> {
+function base64Decode(text: string): Uint8Array<ArrayBuffer>;
+/** @internal The package's own readers throw their own code (stripped from the published types). */
+function base64Decode(text: string, code: Base64ErrorCode): Uint8Array<ArrayBuffer>;
+function base64Decode(text: string, code: Base64ErrorCode = 'OPTION_INVALID'): Uint8Array<ArrayBuffer> {
   const body = text.replace(/={1,2}$/, '');
   if (body.length % 4 === 1) throw new OtpkitError(code, `base64: ${body.length} characters is not a valid length`);
   const out = new Uint8Array(Math.floor((body.length * 3) / 4));

@@ -44,12 +44,21 @@ interface RingKey {
   readonly mac: HmacKey;
 }
 
+// A mark in the types only (no such property exists): a KeyRing comes from
+// parseKeyRing, never from an object literal that merely has the same ids.
+declare const KEY_RING: unique symbol;
+
 /** Opaque: built by parseKeyRing, used by the sealing and backup-code functions. */
 interface KeyRing {
+  readonly [KEY_RING]: true;
   /** The id new values are sealed and hashed under. */
   readonly currentId: string;
+  /** Every key's id, the current one first. */
   readonly ids: readonly string[];
-  /** @internal */
+  /**
+   * @internal The keys themselves: stripped from the published types, and
+   * not enumerable, so logging or serialising a ring shows none of it.
+   */
   readonly keys: ReadonlyMap<string, RingKey>;
 }
 
@@ -136,7 +145,8 @@ async function parseKeyRing(text: string | undefined, options: KeyRingOptions = 
     keys.set(id, { seal, mac: hmacKey('SHA-256', subkey(master, 'backup-code')) });
   }
   const ids = [...keys.keys()];
-  return Object.freeze({ currentId: ids[0]!, ids: Object.freeze(ids), keys });
+  const ring = Object.defineProperty({ currentId: ids[0]!, ids: Object.freeze(ids) }, 'keys', { value: keys });
+  return Object.freeze(ring as KeyRing);
 }
 
 /**

@@ -112,7 +112,11 @@ function answerError(error: unknown, log?: Log): { status: number; headers: Reco
   }
   const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };
   if (known.retryAfterSeconds !== undefined) headers['retry-after'] = String(known.retryAfterSeconds);
-  return { status: STATUS[known.code], headers, body: JSON.stringify({ error: { code: known.code, message: known.message } }) };
+  return {
+    status: STATUS[known.code],
+    headers,
+    body: JSON.stringify({ error: { code: known.code, message: known.message } }),
+  };
 }
 
 /** Fastify's error handler: the same answer as every host's. */

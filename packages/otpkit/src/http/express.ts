@@ -14,8 +14,9 @@ type ExpressRequest = IncomingMessage & {
   ip?: string;
   /** Express: whether the request came over HTTPS, under `trust proxy`. */
   secure?: boolean;
-  /** A body express.json() (body-parser) already parsed: it marks it with `_body`. */
+  /** A body express.json() (body-parser) already parsed. */
   body?: unknown;
+  /** body-parser 1 (Express 4) sets this when it parsed the body. */
   _body?: boolean;
 };
 type Next = (error?: unknown) => void;
@@ -66,7 +67,10 @@ function otpkitExpress(options: OtpkitExpressOptions) {
       secure: request.secure ?? false,
       native: request,
     };
-    const body = async () => (request._body === true ? { parsed: request.body } : { raw: await readBody(request) });
+    // A body parser before us (express.json()) has read the stream: take what it parsed.
+    // body-parser 1 (Express 4) marks that with _body; 2 (Express 5) leaves the stream ended.
+    const parsed = request._body === true || request.readableEnded;
+    const body = async () => (parsed ? { parsed: request.body } : { raw: await readBody(request) });
     body()
       .then((b) => handler.handle({ ...base, body: b }, mountPath))
       .then((answer) => (answer ? write(response, answer) : next()))

@@ -5,7 +5,13 @@
 
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { errorHandler } from './errors.js';
-import { BODY_LIMIT_BYTES, createHandler, type HandlerOptions, type HttpRequest, type HttpResponse } from './handler.js';
+import {
+  BODY_LIMIT_BYTES,
+  createHandler,
+  type HandlerOptions,
+  type HttpRequest,
+  type HttpResponse,
+} from './handler.js';
 
 type OtpkitFastifyOptions = HandlerOptions<FastifyRequest>;
 

@@ -62,7 +62,13 @@ interface HandlerOptions<Native = unknown> {
 }
 
 /** Strict: extra fields and wrong types are errors, never silently fixed (what Fastify's Ajv did here). */
-const ajv = new Ajv({ allErrors: false, coerceTypes: false, useDefaults: false, removeAdditional: false, strict: false });
+const ajv = new Ajv({
+  allErrors: false,
+  coerceTypes: false,
+  useDefaults: false,
+  removeAdditional: false,
+  strict: false,
+});
 const validators = new WeakMap<TSchema, ValidateFunction>();
 function validate(schema: TSchema, body: unknown): void {
   let check = validators.get(schema);
@@ -83,11 +89,13 @@ function parseBody(request: HttpRequest, route: Route): unknown {
   if ('parsed' in body) return body.parsed;
   const type = request.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
   if (body.raw.length === 0) {
-    if (type === 'application/json' && route.schema.body) throw new HttpError('BODY_INVALID', 'the request body is empty');
+    if (type === 'application/json' && route.schema.body)
+      throw new HttpError('BODY_INVALID', 'the request body is empty');
     return undefined;
   }
   if (body.raw.length > BODY_LIMIT_BYTES) throw new HttpError('BODY_TOO_LARGE', 'the request body is too large');
-  if (type !== 'application/json') throw new HttpError('MEDIA_TYPE_UNSUPPORTED', 'send JSON (Content-Type: application/json)');
+  if (type !== 'application/json')
+    throw new HttpError('MEDIA_TYPE_UNSUPPORTED', 'send JSON (Content-Type: application/json)');
   try {
     return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body.raw));
   } catch {
@@ -125,7 +133,8 @@ function createHandler<Native>(options: HandlerOptions<Native>) {
     try {
       if (route.throttled && throttle && request.ip !== null) {
         const verdict = await throttle.hit(request.ip);
-        if (!verdict.allowed) throw new HttpError('RATE_LIMITED', 'too many requests: slow down', verdict.retryAfterSeconds);
+        if (!verdict.allowed)
+          throw new HttpError('RATE_LIMITED', 'too many requests: slow down', verdict.retryAfterSeconds);
       }
       const body = parseBody(request, route);
       if (route.schema.body) validate(route.schema.body, body);

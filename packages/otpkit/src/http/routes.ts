@@ -3,7 +3,7 @@
 // (Fastify, Express, Fetch) only translate requests and responses.
 
 import type { TSchema } from '@fastify/type-provider-typebox';
-import type { Actor, SecondFactorInput, Service, Tokens as IssuedTokens } from '../service/index.js';
+import type { Actor, Tokens as IssuedTokens, SecondFactorInput, Service } from '../service/index.js';
 import { HttpError } from './errors.js';
 import {
   BackupCodes,

@@ -5,16 +5,15 @@
 
 export type { AppOptions } from '../http/app.js';
 export { buildApp } from '../http/app.js';
-export type { OtpkitFastifyOptions, OtpkitFastifyOptions as TotpPluginOptions } from '../http/fastify.js';
-export { otpkitFastify, totpRoutes } from '../http/fastify.js';
 export type { ExpressRequest, OtpkitExpressOptions } from '../http/express.js';
 export { otpkitExpress } from '../http/express.js';
+export type { OtpkitFastifyOptions, OtpkitFastifyOptions as TotpPluginOptions } from '../http/fastify.js';
+export { otpkitFastify, totpRoutes } from '../http/fastify.js';
 export type { OtpkitFetchOptions } from '../http/fetch.js';
 export { otpkitFetch } from '../http/fetch.js';
 export type { CurrentUser } from '../http/handler.js';
 export type { Throttle } from '../http/throttle.js';
 export { memoryThrottle } from '../http/throttle.js';
-export type { Actor } from '../service/index.js';
-export type { Service } from '../service/index.js';
+export type { Actor, Service } from '../service/index.js';
 export { compose } from './compose.js';
 export { readConfig } from './config.js';

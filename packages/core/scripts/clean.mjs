@@ -1,0 +1,8 @@
+// Removes the build output and tsc's build state, so `prepack` builds dist/
+// from src/ alone: no file of a deleted source, no "up to date" skip.
+
+import { rmSync } from 'node:fs';
+
+for (const path of ['../dist', '../tsconfig.tsbuildinfo']) {
+  rmSync(new URL(path, import.meta.url), { recursive: true, force: true });
+}
