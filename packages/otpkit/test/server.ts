@@ -9,7 +9,7 @@ import pino from 'pino';
 import { DATABASES, type TestDb } from '../../../test/support/databases.js';
 import { otpkitExpress } from '../src/http/express.js';
 import { otpkitFetch } from '../src/http/fetch.js';
-import { compose } from '../src/main/compose.js';
+import { type ComposeOptions, compose } from '../src/main/compose.js';
 import { type Config, readConfig } from '../src/main/config.js';
 
 const START = 1_750_000_000_000; // 2025-06-15, Unix ms
@@ -93,7 +93,12 @@ async function transport(
   };
 }
 
-async function startServer(t: TestDb, env: Record<string, string> = {}, host: Host = 'Fastify') {
+async function startServer(
+  t: TestDb,
+  env: Record<string, string> = {},
+  host: Host = 'Fastify',
+  more: Pick<ComposeOptions, 'onEvent'> = {},
+) {
   let now = START;
   const logs: string[] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(line) });
@@ -101,7 +106,7 @@ async function startServer(t: TestDb, env: Record<string, string> = {}, host: Ho
   const tokenKey = randomBytes(32).toString('base64url');
   const processEnv = { ...envFor(t, keys, tokenKey), ...env };
   const config = readConfig(processEnv, process.cwd());
-  const composed = await compose(config, { say: () => undefined, logger, now: () => now });
+  const composed = await compose(config, { say: () => undefined, logger, now: () => now, ...more });
   return {
     ...composed,
     host,

@@ -11,25 +11,15 @@ import { memoryThrottle } from '../http/throttle.js';
 import { ServiceError } from '../service/errors.js';
 import { createService } from '../service/index.js';
 import { nodeAead } from '../service/node-aead.js';
+import { checkPolicy, type Policy, PolicyError } from '../service/policy.js';
 import { createTokenSigner, SIGNING_KEY_BYTES } from '../service/tokens.js';
 import type { Db } from '../store/db.js';
 import { migrate } from '../store/migrate.js';
 import { openPostgres } from '../store/postgres.js';
 import { openSqlite } from '../store/sqlite.js';
-import { type BudgetPolicy, createStore } from '../store/store.js';
+import { type AuditEvent, createStore } from '../store/store.js';
 import { type Config, ConfigError, StartError } from './config.js';
 
-/** The attempt budget of the issue: 10 wrong codes lock 15 min, doubling to 24 h; 100 lock for good. */
-const BUDGET: BudgetPolicy = {
-  attemptsPerLock: 10,
-  firstLockMs: 15 * 60_000,
-  maxLockMs: 24 * 3_600_000,
-  permanentAfter: 100,
-};
-const ACCESS_TOKEN_TTL_SECONDS = 10 * 60;
-const REFRESH_TOKEN_TTL_MS = 30 * 24 * 3_600_000;
-const CHALLENGE_TTL_MS = 5 * 60_000;
-const CHALLENGE_MAX_ATTEMPTS = 5;
 /** OTPKIT_RATE_LIMIT counts requests per client in windows of a minute. */
 const RATE_LIMIT_WINDOW_MS = 60_000;
 /** The sweep of expired rows: once a minute, at most this many rows of each kind per run. */
@@ -70,8 +60,25 @@ function openDb(config: Config): Db {
   return openSqlite(join(config.dataDir, 'otpkit.sqlite'));
 }
 
-async function compose(config: Config, options: { say: Say; logger?: FastifyBaseLogger; now?: () => number }) {
+interface ComposeOptions {
+  /** Where start-up says what it did (created keys, applied migrations). */
+  say: Say;
+  logger?: FastifyBaseLogger;
+  /** Unix ms; the real clock unless a test injects one. */
+  now?: () => number;
+  /** Every audit event, once stored (mail the user, feed your SIEM); see ServiceDeps.onEvent. */
+  onEvent?: (event: AuditEvent) => void | Promise<void>;
+}
+
+async function compose(config: Config, options: ComposeOptions) {
   const now = options.now ?? Date.now;
+  let policy: Policy;
+  try {
+    policy = checkPolicy(config.policy); // an embedding app may have changed it since readConfig
+  } catch (error) {
+    if (error instanceof PolicyError) throw new ConfigError(error.message);
+    throw error;
+  }
   const ring = await parseKeyRing(
     keyMaterial(config, config.keys, 'keys', 'OTPKIT_KEYS', () => generateKeyRingEntry({ id: 'k1' }), options.say),
     { aead: nodeAead },
@@ -91,11 +98,20 @@ async function compose(config: Config, options: { say: Say; logger?: FastifyBase
   const db = openDb(config);
   const applied = await migrate(db, now());
   if (applied.length > 0) options.say(`applied migrations: ${applied.join(', ')}`);
-  const store = createStore(db, BUDGET, config.passwordFailures);
+  const store = createStore(
+    db,
+    {
+      attemptsPerLock: policy.lockoutAttempts,
+      firstLockMs: policy.lockoutFirstMinutes * 60_000,
+      maxLockMs: policy.lockoutMaxHours * 3_600_000,
+      permanentAfter: policy.lockoutPermanentAfter,
+    },
+    config.passwordFailures,
+  );
   const tokens = createTokenSigner(tokenKey, {
     issuer: config.issuer,
     audience: 'otpkit',
-    ttlSeconds: ACCESS_TOKEN_TTL_SECONDS,
+    ttlSeconds: policy.accessTokenTtlSeconds,
   });
   const service = createService({
     store,
@@ -105,16 +121,22 @@ async function compose(config: Config, options: { say: Say; logger?: FastifyBase
     config: {
       issuer: config.issuer,
       enrollment: config.enrollment,
-      windowSteps: 1,
-      challengeTtlMs: CHALLENGE_TTL_MS,
-      challengeMaxAttempts: CHALLENGE_MAX_ATTEMPTS,
-      accessTokenTtlSeconds: ACCESS_TOKEN_TTL_SECONDS,
-      refreshTokenTtlMs: REFRESH_TOKEN_TTL_MS,
-      sessionMaxAgeMs: config.sessionMaxAgeMs,
+      windowSteps: policy.totpWindowSteps,
+      backupCodes: policy.backupCodes,
+      challengeTtlMs: policy.challengeTtlSeconds * 1000,
+      challengeMaxAttempts: policy.challengeAttempts,
+      accessTokenTtlSeconds: policy.accessTokenTtlSeconds,
+      refreshTokenTtlMs: policy.refreshTokenTtlHours * 3_600_000,
+      sessionMaxAgeMs: policy.sessionMaxAgeHours * 3_600_000,
       scrypt: config.scrypt,
       passwordHashConcurrency: config.passwordHashConcurrency,
     },
-    onAudit: (event) => options.logger?.info({ audit: { type: event.type, userId: event.userId } }, 'audit'),
+    onEvent: async (event) => {
+      options.logger?.info({ audit: { type: event.type, userId: event.userId } }, 'audit');
+      await options.onEvent?.(event);
+    },
+    onEventError: (error, event) =>
+      options.logger?.warn({ err: error, audit: { type: event.type } }, 'an onEvent listener failed'),
   });
   try {
     await service.checkKeys();
@@ -154,4 +176,5 @@ async function compose(config: Config, options: { say: Say; logger?: FastifyBase
   };
 }
 
+export type { ComposeOptions };
 export { compose };

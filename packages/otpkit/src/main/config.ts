@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { type Algorithm, MAX_DIGITS, MIN_DIGITS } from '@otpkit/core';
 import { OWASP_SCRYPT, type ScryptParams } from '../service/passwords.js';
+import { checkPolicy, type Policy, PolicyError } from '../service/policy.js';
 
 /** How long otpkit waits on PostgreSQL before answering 503 DATABASE_UNAVAILABLE. */
 interface DatabaseTimeouts {
@@ -31,8 +32,8 @@ interface Config {
   enrollment: { algorithm: Algorithm; digits: number; periodSeconds: number };
   rateLimitPerMinute: number | false;
   trustProxy: TrustProxy;
-  /** A session ends this long after sign-in, however often it is refreshed. */
-  sessionMaxAgeMs: number;
+  /** Lifetimes, tries and locks (service/policy.ts), from OTPKIT_* variables over the defaults. */
+  policy: Policy;
   /** Password hashes (scrypt) computed at once; more wait in a short queue, beyond it 503. */
   passwordHashConcurrency: number;
   /** Failed passwords per account per window before the password step answers 429. */
@@ -74,6 +75,42 @@ function trustProxy(text: string | undefined): TrustProxy {
 
 const ALGORITHMS: Record<string, Algorithm> = { SHA1: 'SHA-1', SHA256: 'SHA-256', SHA512: 'SHA-512' };
 
+/** The environment variable of each policy setting. */
+const POLICY_VARIABLES: Readonly<Record<keyof Policy, string>> = {
+  backupCodes: 'OTPKIT_BACKUP_CODES',
+  totpWindowSteps: 'OTPKIT_TOTP_WINDOW',
+  challengeTtlSeconds: 'OTPKIT_CHALLENGE_TTL_SECONDS',
+  challengeAttempts: 'OTPKIT_CHALLENGE_ATTEMPTS',
+  accessTokenTtlSeconds: 'OTPKIT_ACCESS_TOKEN_TTL_SECONDS',
+  refreshTokenTtlHours: 'OTPKIT_REFRESH_TOKEN_TTL_HOURS',
+  sessionMaxAgeHours: 'OTPKIT_SESSION_MAX_AGE_HOURS',
+  lockoutAttempts: 'OTPKIT_LOCKOUT_ATTEMPTS',
+  lockoutFirstMinutes: 'OTPKIT_LOCKOUT_FIRST_MINUTES',
+  lockoutMaxHours: 'OTPKIT_LOCKOUT_MAX_HOURS',
+  lockoutPermanentAfter: 'OTPKIT_LOCKOUT_PERMANENT_AFTER',
+};
+
+/** The policy from the environment; one line naming the variable for a value out of range or in conflict. */
+function policyFrom(env: Env): Policy {
+  const given: Partial<Policy> = {};
+  for (const [name, variable] of Object.entries(POLICY_VARIABLES) as [keyof Policy, string][]) {
+    const text = env[variable];
+    if (text === undefined || text === '') continue;
+    if (!/^\d{1,9}$/.test(text)) throw new ConfigError(`${variable} must be a whole number`);
+    given[name] = Number(text);
+  }
+  try {
+    return checkPolicy(given);
+  } catch (error) {
+    if (!(error instanceof PolicyError)) throw error;
+    // "lockoutAttempts must be ..." -> "OTPKIT_LOCKOUT_ATTEMPTS must be ...", each setting named by its variable.
+    const named = error.message.replace(/\b[a-z][A-Za-z]+\b/g, (word) =>
+      Object.hasOwn(POLICY_VARIABLES, word) ? POLICY_VARIABLES[word as keyof Policy] : word,
+    );
+    throw new ConfigError(named);
+  }
+}
+
 /** One core is kept for the event loop: a scrypt run keeps a core busy for a third of a second. */
 function defaultHashConcurrency(): number {
   return Math.max(1, availableParallelism() - 1);
@@ -109,7 +146,7 @@ function readConfig(env: Env, cwd: string): Config {
     },
     rateLimitPerMinute: rateLimit === 0 ? false : rateLimit,
     trustProxy: trustProxy(env.OTPKIT_TRUST_PROXY),
-    sessionMaxAgeMs: integer(env, 'OTPKIT_SESSION_MAX_AGE_HOURS', 30 * 24, 1, 365 * 24) * 3_600_000,
+    policy: policyFrom(env),
     passwordHashConcurrency: integer(env, 'OTPKIT_PASSWORD_HASH_CONCURRENCY', defaultHashConcurrency(), 1, 64),
     passwordFailures: {
       limit: integer(env, 'OTPKIT_PASSWORD_FAILURES', 10, 1, 1_000),

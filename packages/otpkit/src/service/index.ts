@@ -24,6 +24,7 @@ import type {
   Amr,
   AttemptClaim,
   AuditEvent,
+  AuditEventType,
   Factor,
   NewSession,
   Spend,
@@ -42,6 +43,8 @@ interface ServiceConfig {
   enrollment: { algorithm: Algorithm; digits: number; periodSeconds: number };
   /** TOTP steps accepted each side of now. */
   windowSteps: number;
+  /** Backup codes made at a time. */
+  backupCodes: number;
   challengeTtlMs: number;
   challengeMaxAttempts: number;
   accessTokenTtlSeconds: number;
@@ -60,8 +63,13 @@ interface ServiceDeps {
   config: ServiceConfig;
   /** Unix milliseconds. */
   now: () => number;
-  /** Called with every audit event after it is stored. */
-  onAudit?: (event: AuditEvent) => void;
+  /**
+   * Receives every audit event once it is stored, after the request's own
+   * work: a listener that throws or rejects is reported to onEventError and
+   * never fails a request; one that is slow delays nothing it does not block.
+   */
+  onEvent?: (event: AuditEvent) => void | Promise<void>;
+  onEventError?: (error: unknown, event: AuditEvent) => void;
 }
 
 /** A second factor as the user gives it: a TOTP code or a backup code. */
@@ -136,8 +144,22 @@ function createService(deps: ServiceDeps) {
     () => new ServiceError('SERVER_BUSY', 'too many sign-ins at once: try again in a moment', BUSY_RETRY_SECONDS),
   );
 
+  /** Hands an event to the listener on a later turn of the event loop, its failures caught. */
+  function emit(e: AuditEvent): void {
+    const { onEvent, onEventError } = deps;
+    if (!onEvent) return;
+    setImmediate(() => {
+      const failed = (error: unknown) => onEventError?.(error, e);
+      try {
+        Promise.resolve(onEvent(e)).catch(failed);
+      } catch (error) {
+        failed(error);
+      }
+    });
+  }
+
   function event(
-    type: string,
+    type: AuditEventType,
     userId: string | null,
     context: RequestContext,
     detail?: Record<string, unknown>,
@@ -145,10 +167,15 @@ function createService(deps: ServiceDeps) {
     const at = nowMs();
     return { id: timeOrderedId(at), at, type, userId, ip: context.ip, detail: detail ?? null };
   }
-  async function audit(type: string, userId: string | null, context: RequestContext, detail?: Record<string, unknown>) {
+  async function audit(
+    type: AuditEventType,
+    userId: string | null,
+    context: RequestContext,
+    detail?: Record<string, unknown>,
+  ) {
     const e = event(type, userId, context, detail);
     await store.addAudit(e);
-    deps.onAudit?.(e);
+    emit(e);
   }
 
   async function userOrThrow(userId: string): Promise<User> {
@@ -339,8 +366,8 @@ function createService(deps: ServiceDeps) {
     // RFC 6238 §5.2: spending is one conditional update, so of any requests
     // racing with the same code, one wins and the rest see it reused.
     if (spend) {
-      if (await store.acceptSecondFactor({ userId: user.id, spend, now, audit: events, ...then })) {
-        for (const e of events) deps.onAudit?.(e);
+      if (await store.acceptSecondFactor({ userId: user.id, spend, now, ...then, audit: events })) {
+        for (const e of events) emit(e);
         return method;
       }
       reused = true;
@@ -352,7 +379,7 @@ function createService(deps: ServiceDeps) {
   }
 
   async function freshBackupCodes(userId: string) {
-    const codes = generateBackupCodes();
+    const codes = generateBackupCodes({ count: config.backupCodes });
     return {
       codes,
       hashes: codes.map((code) => hashBackupCode(ring, code)),
@@ -427,7 +454,7 @@ function createService(deps: ServiceDeps) {
         const session = newSession(user.id, ['pwd']);
         const login = event('login', user.id, context, { secondFactor: 'none' });
         await store.createSession(session.row, [login]);
-        deps.onAudit?.(login);
+        emit(login);
         return { status: 'authenticated', tokens: tokensFor(session) };
       }
       const { token, hash } = opaqueToken();

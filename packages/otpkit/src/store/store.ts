@@ -60,10 +60,31 @@ type RefreshUse =
   | { status: 'reused'; sessionId: string; userId: string }
   | { status: 'invalid' };
 
+/** What happened; each is stored, logged and passed to onEvent. */
+type AuditEventType =
+  | 'user_registered'
+  | 'login'
+  | 'login_failed'
+  | 'login_throttled'
+  | 'logout'
+  | 'second_factor_failed'
+  | 'second_factor_locked'
+  | 'second_factor_unlocked'
+  | 'enrollment_started'
+  | 'enrollment_confirmed'
+  | 'backup_code_used'
+  | 'backup_codes_rotated'
+  | 'two_factor_disabled'
+  | 'two_factor_reset'
+  | 'refresh_token_reused'
+  | 'keys_rotated';
+
+/** An audit event. Nothing secret in it: no code, secret, password or token; `detail` says counts and reasons. */
 interface AuditEvent {
   id: string;
+  /** Unix ms. */
   at: number;
-  type: string;
+  type: AuditEventType;
   userId: string | null;
   ip: string | null;
   detail: Record<string, unknown> | null;
@@ -760,7 +781,7 @@ function createStore(db: Db, policy: BudgetPolicy, passwords: PasswordPolicy) {
       const rows = await db.all<{
         id: string;
         at: number;
-        type: string;
+        type: AuditEventType;
         user_id: string | null;
         ip: string | null;
         detail: string | null;
@@ -788,6 +809,7 @@ export type {
   Amr,
   AttemptClaim,
   AuditEvent,
+  AuditEventType,
   BackupCode,
   BudgetPolicy,
   Factor,
