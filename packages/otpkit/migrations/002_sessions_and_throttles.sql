@@ -9,6 +9,13 @@ ALTER TABLE sessions DROP COLUMN second_factor;
 ALTER TABLE sessions ADD COLUMN expires_at BIGINT NOT NULL DEFAULT 0;
 UPDATE sessions SET expires_at = created_at + 2592000000;
 CREATE INDEX sessions_user ON sessions (user_id);
+
+-- A session is live only while its epoch is its user's: turning 2FA on or
+-- off, new backup codes and an operator's unlock or reset move the user's
+-- epoch on (and the acting session's with it), so no session made before,
+-- or racing with, the change outlives it.
+ALTER TABLE users ADD COLUMN session_epoch INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX sessions_expiry ON sessions (expires_at);
 
 -- A pending enrollment belongs to the session that started it: only that

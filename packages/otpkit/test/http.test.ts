@@ -8,6 +8,7 @@ import { connect } from 'node:net';
 import { base32Decode, createHotp } from '@otpkit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATABASES, freshSqlite, POSTGRES_URL, type TestDb } from '../../../test/support/databases.js';
+import { buildApp } from '../src/http/app.js';
 import { apiClient, PASSWORD } from './api.js';
 import { HOSTS, startServer, type TestServer } from './server.js';
 
@@ -443,6 +444,80 @@ describe('the standalone server (Fastify)', () => {
     const docs = await s.app.inject({ method: 'GET', url: '/docs/static/index.html' });
     expect(docs.headers['content-security-policy']).toContain("frame-ancestors 'none'");
     expect(docs.headers['content-security-policy']).not.toMatch(/https?:/);
+  });
+});
+
+describe('the standalone server, attacked', () => {
+  let t: TestDb;
+  let s: TestServer;
+  beforeAll(async () => {
+    t = await freshSqlite();
+    s = await startServer(t, { OTPKIT_TRUST_PROXY: '1' });
+  });
+  afterAll(async () => {
+    await s.close();
+    await t.drop();
+  });
+
+  it('keeps no-store however the path is spelled', async () => {
+    const spelled = await s.app.inject({
+      method: 'POST',
+      url: '/%61pi/auth/login',
+      payload: { username: 'x', password: 'y' },
+    });
+    expect(spelled.statusCode).toBe(401);
+    expect(spelled.headers['cache-control']).toBe('no-store');
+  });
+
+  it('answers paths that climb or do not decode in the coded shape: never a 500, never the URL echoed', async () => {
+    for (const url of [
+      '/docs/static/%2e%2e/x',
+      '/docs/static/.%2e/.%2e/package.json',
+      '/api/auth/%ZZ',
+      '/docs/static/%00',
+    ]) {
+      const r = await s.app.inject({ method: 'GET', url });
+      expect(r.statusCode, url).toBeLessThan(500);
+      expect(Object.keys(JSON.parse(r.body)), url).toEqual(['error']);
+      expect(r.body, url).not.toContain('%');
+      expect(r.headers['x-content-type-options'], url).toBe('nosniff');
+    }
+    expect(s.logs.join('\n')).not.toContain('"level":50'); // nothing logged as our fault
+  });
+
+  it('takes no text that is not an address from X-Forwarded-For, even from a trusted proxy', async () => {
+    await s.app.inject({
+      method: 'POST',
+      url: '/api/auth/login',
+      remoteAddress: '127.0.0.1',
+      headers: { 'x-forwarded-for': '<script>alert(1)</script>' },
+      payload: { username: 'nobody', password: 'wrong password!' },
+    });
+    const failed = (await s.store.audit()).filter((e) => e.type === 'login_failed');
+    expect(failed.length).toBeGreaterThan(0);
+    for (const e of failed) expect(e.ip).toBe('127.0.0.1');
+  });
+
+  it('answers a request whose body never comes with 408, and closes it', async () => {
+    const app = await buildApp({ service: s.service, requestTimeoutMs: 300 });
+    try {
+      const { port } = new URL(await app.listen({ port: 0, host: '127.0.0.1' }));
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect({ port: Number(port), host: '127.0.0.1' }, () =>
+          socket.write('POST /api/auth/logout HTTP/1.1\r\nHost: x\r\nContent-Length: 10000\r\n\r\n{'),
+        );
+        let text = '';
+        socket.on('data', (chunk) => {
+          text += chunk;
+        });
+        socket.on('close', () => resolve(text));
+        socket.on('error', reject);
+      });
+      expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+      expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)).error.code).toBe('REQUEST_TIMEOUT');
+    } finally {
+      await app.close();
+    }
   });
 });
 

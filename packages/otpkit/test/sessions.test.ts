@@ -46,6 +46,47 @@ describe.each(HOSTS)('sessions on %s over %s', (host, _database, open) => {
     );
   });
 
+  it('a password sign-in racing with turning 2FA on gets a challenge, not a session that outlives it', async () => {
+    const { username, token } = await signUp();
+    const { secret } = (await post('/api/totp/enroll', {}, token)).body;
+    // The sign-in reads the account (2FA still off), and 2FA comes on before its KDF finishes.
+    const read = s.store.userWithFactor.bind(s.store);
+    let racing = true;
+    s.store.userWithFactor = async (by) => {
+      const found = await read(by);
+      if (racing && 'username' in by) {
+        racing = false;
+        expect((await post('/api/totp/confirm', { code: codeAt(secret) }, token)).status).toBe(200);
+      }
+      return found;
+    };
+    try {
+      const login = await post('/api/auth/login', { username, password: 'correct horse battery staple' });
+      expect(racing).toBe(false);
+      expect(login.body.status).toBe('second_factor_required');
+    } finally {
+      s.store.userWithFactor = read;
+    }
+  });
+
+  it('a confirm overtaken by another session starting over says so, not that 2FA is on', async () => {
+    const { username, token } = await signUp();
+    const other = await passwordSession(username);
+    const { secret } = (await post('/api/totp/enroll', {}, token)).body;
+    const activate = s.store.activateFactor.bind(s.store);
+    s.store.activateFactor = async (a) => {
+      expect((await post('/api/totp/enroll', {}, other.token)).status).toBe(200); // lands between read and write
+      return activate(a);
+    };
+    try {
+      const confirmed = await post('/api/totp/confirm', { code: codeAt(secret) }, token);
+      expect(confirmed.body.error.code).toBe('ENROLLMENT_NOT_STARTED');
+    } finally {
+      s.store.activateFactor = activate;
+    }
+    expect((await get('/api/totp/status', token)).body).toMatchObject({ enabled: false, pending: true });
+  });
+
   it('shows a pending secret only to the session that started it; another session starts over', async () => {
     const { username, token } = await signUp();
     const other = await passwordSession(username);
@@ -115,6 +156,7 @@ describe.each(HOSTS)('sessions on %s over %s', (host, _database, open) => {
     await s.store.createSession({
       id: timeOrderedId(now),
       userId: user.id,
+      epoch: user.sessionEpoch,
       amr: ['pwd'],
       tokenHash: hashToken(refresh.token),
       now,

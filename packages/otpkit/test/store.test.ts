@@ -137,6 +137,7 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
     id,
     userId,
     amr: ['pwd', 'otp'],
+    epoch: 0,
     tokenHash: `${id}-r1`,
     now: NOW,
     expiresAt,
@@ -223,12 +224,13 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
     // Five fresh codes race on one challenge: one wins, and the losers' counters,
     // sessions and everything else roll back with their settlement.
     const factorId = await activeFactor(userId, 5);
+    const epoch = (await store.userById(userId))!.sessionEpoch; // turning 2FA on moved it on
     const uses = await Promise.all(
       [6, 7, 8, 9, 10].map((counter) =>
         accept(
           userId,
           { factorId, counter },
-          { challengeHash: `d-${userId}`, session: session(`s${counter}-${userId}`, userId) },
+          { challengeHash: `d-${userId}`, session: { ...session(`s${counter}-${userId}`, userId), epoch } },
         ),
       ),
     );

@@ -2,11 +2,12 @@
 // route table with otpkit's own accounts, the web UI, the OpenAPI document
 // and /healthz. It never listens; main/ does, and the tests use app.inject().
 
+import type { Socket } from 'node:net';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import type { Service } from '../service/index.js';
-import { answerClientError, installErrorHandler } from './errors.js';
+import { answerClientError, errorHandler, installErrorHandler } from './errors.js';
 import { otpkitFastify } from './fastify.js';
 import { BODY_LIMIT_BYTES } from './handler.js';
 import type { Throttle } from './throttle.js';
@@ -27,7 +28,12 @@ interface AppOptions {
    * other than through its proxy.
    */
   trustProxy?: false | number | string[];
+  /** How long a connection may send nothing while a request is due (30 s by default); then 408 and closed. */
+  requestTimeoutMs?: number;
 }
+
+/** A request's headers and body must arrive within this; otpkit's bodies are a few hundred bytes. */
+const REQUEST_TIMEOUT_MS = 30_000;
 
 /** Sent with every response of the web UI and the docs: no sniffing, no framing, no referrer. */
 const SECURITY_HEADERS = {
@@ -40,6 +46,19 @@ const SECURITY_HEADERS = {
 const DOCS_CSP =
   "default-src 'self'; base-uri 'self'; img-src 'self' data:; object-src 'none'; script-src 'self'; " +
   "script-src-attr 'none'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'";
+
+/**
+ * A socket idle past the timeout: if no answer has begun, say 408 in the coded
+ * shape, then close it either way (Node's own would just cut it).
+ */
+function answerStalled(socket: Socket & { _httpMessage?: { headersSent?: boolean } }): void {
+  if (socket._httpMessage?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  answerClientError(Object.assign(new Error('request timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' }), socket);
+  socket.destroySoon();
+}
 
 /**
  * Fastify's own hop count trusts nobody (it cannot check the nearest peer);
@@ -57,7 +76,12 @@ async function buildApp(options: AppOptions) {
     trustProxy: trusted(options.trustProxy ?? false),
     // A header too large, or a request that is not HTTP: the coded error shape too.
     clientErrorHandler: answerClientError,
+    // A URL that does not decode, and other errors before routing: the coded shape, no echo of the URL.
+    frameworkErrors: (error, request, reply) => errorHandler(error, request, reply),
+    // A connection that stalls (headers, then a body that never comes) is answered 408 and closed; see below.
+    connectionTimeout: options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
   });
+  app.server.on('timeout', answerStalled);
   installErrorHandler(app);
   app.addHook('onSend', async (_request, reply) => {
     reply.headers(SECURITY_HEADERS);

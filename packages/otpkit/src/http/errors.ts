@@ -80,10 +80,26 @@ function fromFastify(error: FastifyError): HttpError | undefined {
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new HttpError('BODY_INVALID', 'the request body is not valid JSON');
   }
-  if (error instanceof SyntaxError || error.statusCode === 400)
-    return new HttpError('BODY_INVALID', 'the request body is not valid JSON');
+  if (error instanceof SyntaxError) return new HttpError('BODY_INVALID', 'the request body is not valid JSON');
+  // Anything else Fastify or a plugin refused as the client's fault (a URL that does not decode, a
+  // static path that climbs out of its folder): in the one shape, saying nothing of the request.
+  const status = error.statusCode ?? 0;
+  if (status === 403 || status === 404) return new HttpError('NOT_FOUND', 'no such route');
+  if (status >= 400 && status < 500) return new HttpError('REQUEST_MALFORMED', 'the request is not valid');
   return undefined;
 }
+
+/**
+ * Sent with every API answer and every error (also those Fastify answers before
+ * any route): no sniffing, no framing, no referrer, and no cache may keep a
+ * token, secret or code.
+ */
+const API_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'cache-control': 'no-store',
+};
 
 /** Where failures are logged: pino's shape (the server's logger), or nothing. */
 interface Log {
@@ -122,7 +138,7 @@ function answerError(error: unknown, log?: Log): { status: number; headers: Reco
 /** Fastify's error handler: the same answer as every host's. */
 function errorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
   const answer = answerError(error, request.log);
-  reply.status(answer.status).headers(answer.headers).send(answer.body);
+  reply.status(answer.status).headers(API_HEADERS).headers(answer.headers).send(answer.body);
 }
 
 /** Node's HTTP parser refused the request (a header too large, bad framing): answer in the one shape and close. */
@@ -150,4 +166,4 @@ function installErrorHandler(app: FastifyInstance): void {
 }
 
 export type { HttpErrorCode, Log };
-export { answerClientError, answerError, errorHandler, HttpError, installErrorHandler };
+export { API_HEADERS, answerClientError, answerError, errorHandler, HttpError, installErrorHandler };

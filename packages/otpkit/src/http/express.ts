@@ -5,8 +5,8 @@
 // Fastify host's, byte for byte.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { answerError, HttpError } from './errors.js';
-import { API_HEADERS, BODY_LIMIT_BYTES, createHandler, type HandlerOptions, type HttpResponse } from './handler.js';
+import { API_HEADERS, answerError, HttpError } from './errors.js';
+import { BODY_LIMIT_BYTES, clientAddress, createHandler, type HandlerOptions, type HttpResponse } from './handler.js';
 
 /** What otpkit reads of an Express request (all optional: a plain Node request works too). */
 type ExpressRequest = IncomingMessage & {
@@ -63,7 +63,7 @@ function otpkitExpress(options: OtpkitExpressOptions) {
       method: request.method ?? 'GET',
       path,
       headers,
-      ip: request.ip ?? request.socket.remoteAddress ?? null,
+      ip: clientAddress(request.ip, request.socket.remoteAddress),
       secure: request.secure ?? false,
       native: request,
     };

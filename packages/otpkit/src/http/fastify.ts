@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest 
 import { errorHandler } from './errors.js';
 import {
   BODY_LIMIT_BYTES,
+  clientAddress,
   createHandler,
   type HandlerOptions,
   type HttpRequest,
@@ -26,7 +27,7 @@ function toRequest(request: FastifyRequest): HttpRequest<FastifyRequest> {
     path: request.url,
     headers,
     body: raw instanceof Uint8Array ? { raw } : undefined,
-    ip: request.ip ?? null,
+    ip: clientAddress(request.ip, request.socket.remoteAddress),
     secure: request.protocol === 'https',
     native: request,
   };

@@ -3,15 +3,8 @@
 // It answers through the one handler, so the JSON, statuses, headers and
 // cookies are the Fastify host's, byte for byte.
 
-import { answerError, HttpError } from './errors.js';
-import {
-  API_HEADERS,
-  BODY_LIMIT_BYTES,
-  createHandler,
-  type HandlerOptions,
-  type HttpResponse,
-  notFound,
-} from './handler.js';
+import { API_HEADERS, answerError, HttpError } from './errors.js';
+import { BODY_LIMIT_BYTES, createHandler, type HandlerOptions, type HttpResponse, notFound } from './handler.js';
 
 interface OtpkitFetchOptions extends HandlerOptions<Request> {
   /** Where the handler is mounted, e.g. '/2fa' or '/api/otpkit'; requests outside it are 404. */

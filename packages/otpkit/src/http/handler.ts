@@ -4,23 +4,16 @@
 // runs the route and answers errors from the one table, so every host answers
 // byte for byte the same.
 
+import { isIP } from 'node:net';
 import type { TSchema } from '@fastify/type-provider-typebox';
 import { Ajv, type ValidateFunction } from 'ajv';
 import type { Actor, Service } from '../service/index.js';
-import { answerError, HttpError, type Log } from './errors.js';
+import { API_HEADERS, answerError, HttpError, type Log } from './errors.js';
 import { AUTH_ROUTES, type Route, type RouteContext, TOTP_ROUTES } from './routes.js';
 import type { Throttle } from './throttle.js';
 
 /** JSON bodies here are a few hundred bytes; 16 KiB is generous and bounded. */
 const BODY_LIMIT_BYTES = 16 * 1024;
-
-/** Sent with every answer: no sniffing, no framing, no referrer, and no cache may keep a token, secret or code. */
-const API_HEADERS = {
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
-  'cache-control': 'no-store',
-};
 
 interface HttpRequest<Native = unknown> {
   method: string;
@@ -173,6 +166,17 @@ function createHandler<Native>(options: HandlerOptions<Native>) {
   };
 }
 
+/**
+ * The client's address as the host's proxy rules give it, if it is an
+ * address: a trusted proxy may pass on whatever a client wrote in
+ * X-Forwarded-For, and text that is no IP must not become the key of the
+ * throttle or an audit event's address. Then the peer's own address stands.
+ */
+function clientAddress(forwarded: string | undefined, peer: string | undefined): string | null {
+  if (forwarded !== undefined && isIP(forwarded) !== 0) return forwarded;
+  return peer !== undefined && isIP(peer) !== 0 ? peer : null;
+}
+
 /** The answer for a path no route serves. */
 function notFound(): HttpResponse {
   return {
@@ -185,4 +189,4 @@ function notFound(): HttpResponse {
 type Handler<Native> = ReturnType<typeof createHandler<Native>>;
 
 export type { CurrentUser, Handler, HandlerOptions, HttpRequest, HttpResponse };
-export { API_HEADERS, BODY_LIMIT_BYTES, createHandler, notFound };
+export { API_HEADERS, BODY_LIMIT_BYTES, clientAddress, createHandler, notFound };

@@ -185,14 +185,15 @@ function createService(deps: ServiceDeps) {
   }
 
   /** A new session (refresh-token family) and its first refresh token. */
-  function newSession(userId: string, amr: Amr[]): { row: NewSession; refreshToken: string } {
+  function newSession(user: User, amr: Amr[]): { row: NewSession; refreshToken: string } {
     const now = nowMs();
     const refresh = opaqueToken();
     const sessionExpiresAt = now + config.sessionMaxAgeMs;
     return {
       row: {
         id: timeOrderedId(now),
-        userId,
+        userId: user.id,
+        epoch: user.sessionEpoch,
         amr,
         tokenHash: refresh.hash,
         now,
@@ -449,13 +450,22 @@ function createService(deps: ServiceDeps) {
         await audit('login_failed', found?.user.id ?? null, context, { reason: 'credentials' });
         throw new ServiceError('CREDENTIALS_INVALID', 'wrong username or password');
       }
-      const { user, factor } = found;
-      if (factor?.status !== 'active') {
-        const session = newSession(user.id, ['pwd']);
+      let { user, factor } = found;
+      // A password alone opens a session only while 2FA is off, and only if it
+      // did not come on while the KDF ran (the session's epoch would be stale).
+      for (let tries = 0; factor?.status !== 'active'; tries++) {
+        const session = newSession(user, ['pwd']);
         const login = event('login', user.id, context, { secondFactor: 'none' });
-        await store.createSession(session.row, [login]);
-        emit(login);
-        return { status: 'authenticated', tokens: tokensFor(session) };
+        if (await store.createSession(session.row, [login])) {
+          emit(login);
+          return { status: 'authenticated', tokens: tokensFor(session) };
+        }
+        const again = await store.userWithFactor({ id: user.id });
+        if (!again || tries >= 2) {
+          await store.refundPasswordAttempt(user.id);
+          throw new ServiceError('SERVER_BUSY', 'the account changed while signing in: try again', BUSY_RETRY_SECONDS);
+        }
+        ({ user, factor } = again);
       }
       const { token, hash } = opaqueToken();
       await store.createChallenge({ tokenHash: hash, userId: user.id, now, expiresAt: now + config.challengeTtlMs });
@@ -479,7 +489,7 @@ function createService(deps: ServiceDeps) {
         throw new ServiceError('CHALLENGE_INVALID', 'the login challenge is unknown, used, expired or out of attempts');
       const userId = found.user.id;
       const method = input.code !== undefined ? 'totp' : 'backup_code';
-      const session = newSession(userId, ['pwd', method === 'totp' ? 'otp' : 'backup']);
+      const session = newSession(found.user, ['pwd', method === 'totp' ? 'otp' : 'backup']);
       await checkSecondFactor(
         found,
         input,
@@ -588,7 +598,12 @@ function createService(deps: ServiceDeps) {
         now: nowMs(),
         sessionId: actor.sessionId,
       });
-      if (!activated) throw new ServiceError('TWO_FACTOR_ENABLED', 'two-factor authentication is already on');
+      if (!activated) {
+        // Another request got there first: it turned 2FA on, or another session started enrolling over this one.
+        if ((await store.factor(actor.userId))?.status === 'active')
+          throw new ServiceError('TWO_FACTOR_ENABLED', 'two-factor authentication is already on');
+        throw new ServiceError('ENROLLMENT_NOT_STARTED', 'another session started enrolling: start again here');
+      }
       await audit('enrollment_confirmed', actor.userId, context);
       return { backupCodes: backup.codes };
     },

@@ -13,6 +13,8 @@ interface User {
   failedAttempts: number;
   lockedUntil: number;
   lockedPermanently: boolean;
+  /** Sessions of another epoch are dead (see the epoch in migration 002). */
+  sessionEpoch: number;
 }
 
 interface Factor {
@@ -118,6 +120,7 @@ type UserRow = {
   failed_attempts: number;
   locked_until: number;
   locked_permanently: number;
+  session_epoch: number;
 };
 type FactorRow = {
   id: string;
@@ -141,6 +144,7 @@ const toUser = (r: UserRow): User => ({
   failedAttempts: Number(r.failed_attempts),
   lockedUntil: Number(r.locked_until),
   lockedPermanently: Number(r.locked_permanently) === 1,
+  sessionEpoch: Number(r.session_epoch),
 });
 const toFactor = (r: FactorRow): Factor => ({
   id: r.id,
@@ -156,7 +160,8 @@ const toFactor = (r: FactorRow): Factor => ({
   confirmedAt: r.confirmed_at === null ? null : Number(r.confirmed_at),
 });
 
-const USER_COLUMNS = 'id, username, password_hash, created_at, failed_attempts, locked_until, locked_permanently';
+const USER_COLUMNS =
+  'id, username, password_hash, created_at, failed_attempts, locked_until, locked_permanently, session_epoch';
 const FACTOR_COLUMNS =
   'id, user_id, status, session_id, sealed_secret, algorithm, digits, period_seconds, last_counter, created_at, confirmed_at';
 
@@ -192,6 +197,8 @@ interface NewSession {
   expiresAt: number;
   /** The session's own, absolute end. */
   sessionExpiresAt: number;
+  /** The user's session epoch when the sign-in read it. */
+  epoch: number;
 }
 
 /** A live session: not revoked, not past its absolute end. */
@@ -310,19 +317,46 @@ function createStore(db: Db, policy: BudgetPolicy, passwords: PasswordPolicy) {
     'UPDATE users SET password_failures = password_failures - 1 WHERE id = ? AND password_failures > 0',
     [userId],
   ];
-  /** Ends the user's sessions but `keep` (null: all of them), as of `now`. */
-  const revokeSessions = (userId: string, keep: string | null, now: number): Statement => ({
-    sql: 'UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND id <> ? AND revoked_at IS NULL',
-    params: [now, userId, keep ?? ''],
-  });
+  /**
+   * Ends the user's sessions but `keep` (null: all of them), as of `now`: they
+   * are marked revoked, and the user's epoch moves on, so a session being made
+   * at this moment is dead too; `keep` moves with it (and, with `passed`,
+   * now counts as having passed a second factor).
+   */
+  const revokeSessions = (userId: string, keep: string | null, now: number, passed = false): Statement[] => [
+    {
+      sql: 'UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND id <> ? AND revoked_at IS NULL',
+      params: [now, userId, keep ?? ''],
+    },
+    { sql: 'UPDATE users SET session_epoch = session_epoch + 1 WHERE id = ?', params: [userId] },
+    ...(keep === null
+      ? []
+      : [
+          {
+            sql: `UPDATE sessions SET epoch = epoch + 1${passed ? ", amr = 'pwd otp'" : ''} WHERE id = ? AND user_id = ?`,
+            params: [keep, userId],
+          },
+        ]),
+  ];
   const addAudit = (e: AuditEvent): Statement => ({
     sql: 'INSERT INTO audit_events (id, at, type, user_id, ip, detail) VALUES (?, ?, ?, ?, ?, ?)',
     params: [e.id, e.at, e.type, e.userId, e.ip, e.detail === null ? null : JSON.stringify(e.detail)],
   });
-  const createSession = (n: NewSession): Statement[] => [
+  /** With `current`, only while the user's epoch is still the one read (no 2FA change in between). */
+  const createSession = (n: NewSession, current = false): Statement[] => [
     {
-      sql: 'INSERT INTO sessions (id, user_id, amr, created_at, expires_at) VALUES (?, ?, ?, ?, ?)',
-      params: [n.id, n.userId, n.amr.join(' '), n.now, n.sessionExpiresAt],
+      sql: `INSERT INTO sessions (id, user_id, amr, created_at, expires_at, epoch) SELECT ?, ?, ?, ?, ?, ?
+            ${current ? 'WHERE EXISTS (SELECT 1 FROM users WHERE id = ? AND session_epoch = ?)' : ''}`,
+      params: [
+        n.id,
+        n.userId,
+        n.amr.join(' '),
+        n.now,
+        n.sessionExpiresAt,
+        n.epoch,
+        ...(current ? [n.userId, n.epoch] : []),
+      ],
+      ...(current ? { expectChanges: 1 } : {}),
     },
     {
       sql: 'INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) VALUES (?, ?, ?, ?)',
@@ -516,10 +550,7 @@ function createStore(db: Db, policy: BudgetPolicy, passwords: PasswordPolicy) {
           params: [a.counter, a.now, a.userId, a.factorId, a.counter],
           expectChanges: 1,
         },
-        revokeSessions(a.userId, session, a.now),
-        ...(session === null
-          ? []
-          : [{ sql: "UPDATE sessions SET amr = 'pwd otp' WHERE id = ? AND user_id = ?", params: [session, a.userId] }]),
+        ...revokeSessions(a.userId, session, a.now, true),
         { sql: 'DELETE FROM backup_codes WHERE user_id = ?', params: [a.userId] },
         ...a.codeHashes.map((hash, i) => ({
           sql: 'INSERT INTO backup_codes (id, user_id, code_hash, created_at) VALUES (?, ?, ?, ?)',
@@ -532,7 +563,7 @@ function createStore(db: Db, policy: BudgetPolicy, passwords: PasswordPolicy) {
       await db.batch([
         { sql: 'DELETE FROM backup_codes WHERE user_id = ?', params: [userId] },
         { sql: 'DELETE FROM totp_factors WHERE user_id = ?', params: [userId] },
-        revokeSessions(userId, keep, now),
+        ...revokeSessions(userId, keep, now),
       ]);
     },
     /** For key rotation: replaces a sealed secret only if it is still the one read. */
@@ -579,7 +610,7 @@ function createStore(db: Db, policy: BudgetPolicy, passwords: PasswordPolicy) {
     ): Promise<void> {
       const { hashes: codeHashes, ids } = codes;
       await db.batch([
-        revokeSessions(userId, keep, now),
+        ...revokeSessions(userId, keep, now),
         { sql: 'DELETE FROM backup_codes WHERE user_id = ?', params: [userId] },
         ...codeHashes.map((hash, i) => ({
           sql: 'INSERT INTO backup_codes (id, user_id, code_hash, created_at) VALUES (?, ?, ?, ?)',
@@ -655,9 +686,9 @@ function createStore(db: Db, policy: BudgetPolicy, passwords: PasswordPolicy) {
      * A new session (and its first refresh token) after a right password, with
      * its audit events, in one transaction; the claimed password attempt is given back.
      */
-    async createSession(session: NewSession, audit: AuditEvent[] = []): Promise<void> {
+    async createSession(session: NewSession, audit: AuditEvent[] = []): Promise<boolean> {
       const [sql, params] = passwordRefund(session.userId);
-      await db.batch([...createSession(session), ...audit.map(addAudit), { sql, params }]);
+      return db.batch([...createSession(session, true), ...audit.map(addAudit), { sql, params }]);
     },
     /**
      * Rotates a refresh token: marks it used and adds its successor, once. A
@@ -674,8 +705,10 @@ function createStore(db: Db, policy: BudgetPolicy, passwords: PasswordPolicy) {
         expires_at: number;
         revoked_at: number | null;
       }>(
-        `SELECT t.session_id, s.user_id, s.amr, s.expires_at, s.revoked_at FROM refresh_tokens t
-         JOIN sessions s ON s.id = t.session_id WHERE t.token_hash = ?`,
+        `SELECT t.session_id, s.user_id, s.amr, s.expires_at,
+                CASE WHEN s.epoch = u.session_epoch THEN s.revoked_at ELSE 0 END AS revoked_at
+         FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id
+         WHERE t.token_hash = ?`,
         [tokenHash],
       );
       if (!row || row.revoked_at !== null || Number(row.expires_at) <= next.now) return { status: 'invalid' };
@@ -711,15 +744,15 @@ function createStore(db: Db, policy: BudgetPolicy, passwords: PasswordPolicy) {
     /** The session if it is live: not revoked and not past its absolute end. */
     async liveSession(sessionId: string, now: number): Promise<LiveSession | undefined> {
       const row = await one<{ user_id: string; amr: string; expires_at: number }>(
-        'SELECT user_id, amr, expires_at FROM sessions WHERE id = ? AND revoked_at IS NULL AND expires_at > ?',
+        `SELECT s.user_id, s.amr, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.id = ? AND s.revoked_at IS NULL AND s.expires_at > ? AND s.epoch = u.session_epoch`,
         [sessionId, now],
       );
       return row && { userId: row.user_id, amr: amrOf(row.amr), expiresAt: Number(row.expires_at) };
     },
     /** Ends every session of a user but `keep` (null: all). */
     async revokeSessions(userId: string, keep: string | null, now: number): Promise<void> {
-      const { sql, params } = revokeSessions(userId, keep, now);
-      await db.run(sql, params);
+      await db.batch(revokeSessions(userId, keep, now));
     },
     async revokeSession(sessionId: string, now: number): Promise<void> {
       await db.run('UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL', [now, sessionId]);
