@@ -3,6 +3,7 @@
 // users' GET /api/auth/me and second steps arrive at a steady rate from other
 // loopback addresses; their p50 and p99 without the flood and under it.
 
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -288,7 +289,7 @@ async function passwordFlood(seconds: number): Promise<void> {
     const count = phaseRequests(WARMUP_SECONDS) + 2 * phaseRequests(seconds);
     const challenges = (await seed(db, keys, { count, prefix: 'victim' }))[Symbol.iterator]();
     // A real OWASP-cost hash, so a wrong password costs the attacked account what it costs in production.
-    const owaspHash = await hashPassword(PASSWORD, OWASP_SCRYPT);
+    const owaspHash = await hashPassword(PASSWORD, OWASP_SCRYPT, randomBytes);
     for (let i = 0; i < ME_USERS; i++) await addUser(db, `reader-${i}`, owaspHash);
     for (let i = 0; i < ATTACK_ACCOUNTS; i++) await addUser(db, `target-${i}`, owaspHash);
     await db.close();

@@ -2,7 +2,7 @@
 // written straight to the database (with 2FA on and a fresh login challenge each).
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { createHotp, generateSecret, parseKeyRing, sealSecret } from '@otpkit/core';
 import { opaqueToken } from '../packages/otpkit/src/service/tokens.js';
@@ -28,7 +28,7 @@ async function seed(db: Db, keys: string, { count, prefix }: { count: number; pr
     const factorId = randomUUID();
     const secret = generateSecret();
     const sealed = await sealSecret(ring, secret, { associatedData: `user:${userId}/factor:${factorId}` });
-    const challenge = opaqueToken();
+    const challenge = opaqueToken(randomBytes);
     const hotp = createHotp({ secret });
     rows.push({
       user: [userId, `${prefix}-${i}`, 'not-a-password-hash', now],

@@ -11,7 +11,7 @@
 // BENCH_NODE_ARGS, for the otpkit processes of sqlite and postgres;
 // OTPKIT_TEST_POSTGRES_URL. E.g. BENCH_ONLY=flood npm run bench:server
 
-import { randomUUID, scryptSync } from 'node:crypto';
+import { randomBytes, randomUUID, scryptSync } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -166,7 +166,7 @@ async function otpkitRun(
   await migrate(db, Date.now());
   const keys = generateKeyRingEntry({ id: 'k1' });
   const bodies = await seed(db, keys, { count: USERS, prefix: 'bench' });
-  await addUser(db, CHEAP_USER, await hashPassword(PASSWORD, CHEAP_KDF));
+  await addUser(db, CHEAP_USER, await hashPassword(PASSWORD, CHEAP_KDF, randomBytes));
   await db.close();
   // BENCH_NODE_ARGS, e.g. --cpu-prof, go to the server processes.
   const nodeArgs = process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : [];

@@ -4,40 +4,26 @@
 // refused, a backup code accepted. The apps own their accounts; otpkit is
 // mounted at /2fa.
 
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { hasOathtool, oathtool } from '../test/support/external.js';
+import { startListening } from '../test/support/listening.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const children: ChildProcess[] = [];
 const dirs: string[] = [];
 afterAll(() => {
-  for (const child of children) child.kill();
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-function start(example: string): Promise<string> {
+async function start(example: string): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), `otpkit-example-${example}-`));
   dirs.push(dir);
-  const child = spawn(process.execPath, [join(ROOT, 'examples', example, 'server.js')], {
-    cwd: dir, // its data/ (SQLite, keys) lands here
-    env: { PATH: process.env.PATH ?? '', PORT: '0' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    let stderr = '';
-    child.stderr!.on('data', (chunk) => {
-      stderr += chunk;
-      const match = /listening on (http:\/\/\S+)/.exec(stderr);
-      if (match) resolve(match[1]!);
-    });
-    child.on('exit', (status) => reject(new Error(`${example} exited with ${status}: ${stderr}`)));
-  });
+  // cwd: its data/ (SQLite, keys) lands there
+  const script = join(ROOT, 'examples', example, 'server.js');
+  return (await startListening(script, [], { cwd: dir, env: { PATH: process.env.PATH ?? '', PORT: '0' } })).base;
 }
 
 /** A browser of sorts: keeps the app's session cookie. */

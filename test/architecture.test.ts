@@ -60,4 +60,17 @@ describe('otpkit layers', () => {
       expect(text, file).not.toMatch(/Date\.now|process\.(env|argv|stdin|stdout|exit)/);
     }
   });
+
+  it('only main/ draws randomness: ids, tokens, salts, secrets, nonces and backup codes come from the injected source', () => {
+    for (const file of sources('packages/otpkit/src').filter((f) => layerOf(f) < LAYERS.indexOf('main'))) {
+      const text = readFileSync(join(ROOT, file), 'utf8');
+      expect(text, file).not.toMatch(/randomUUID|randomBytes\(|getRandomValues|randomInt|Math\.random|webcrypto/);
+      // @otpkit/core's generators fall back to Web Crypto when given no source: each call here gives one.
+      for (const call of text.matchAll(
+        /\b(generateSecret|generateBackupCodes|generateKeyRingEntry|sealSecret)\(([^;]*?)\);/gs,
+      )) {
+        expect(call[2], `${file}: ${call[1]}`).toMatch(/randomBytes/);
+      }
+    }
+  });
 });

@@ -2,6 +2,7 @@
 // binary itself against oathtool, pyotp and passlib.
 
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +34,7 @@ async function run(argv: string[], stdin = '', terminal = false, opened?: Opened
       files.set(path, data);
     },
     nowSeconds: () => NOW,
+    randomBytes: (length: number) => new Uint8Array(randomBytes(length)),
     readStdin: async () => stdin,
     openService: async () => {
       if (!opened) throw new Error('this test opens no service');

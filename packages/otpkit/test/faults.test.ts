@@ -2,7 +2,7 @@
 // frozen network link, nothing listening at start; and SQLite files readable
 // only by their owner. Each test here failed before otpkit handled its fault.
 
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
@@ -12,8 +12,9 @@ import { fileURLToPath } from 'node:url';
 import { base32Decode, createTotp, generateKeyRingEntry } from '@otpkit/core';
 import Database from 'better-sqlite3';
 import pino from 'pino';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { freshPostgresDatabase, hasPostgres, POSTGRES_URL } from '../../../test/support/databases.js';
+import { startListening } from '../../../test/support/listening.js';
 import { compose } from '../src/main/compose.js';
 import { readConfig } from '../src/main/config.js';
 import { migrate } from '../src/store/migrate.js';
@@ -24,11 +25,6 @@ const BIN = fileURLToPath(new URL('../bin/otpkit.js', import.meta.url));
 const PASSWORD = 'correct horse battery staple';
 /** Far beyond any timeout configured here: a request that takes this long hung. */
 const HANG_MS = 30_000;
-
-const children: ChildProcess[] = [];
-afterAll(() => {
-  for (const child of children) child.kill();
-});
 
 /** What every server here needs besides its database. */
 function baseEnv(): Record<string, string> {
@@ -43,20 +39,7 @@ function baseEnv(): Record<string, string> {
 
 /** Starts `otpkit serve` on a free port; resolves with the process and its base URL once it listens. */
 function serve(env: Record<string, string>): Promise<{ child: ChildProcess; base: string }> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0'], {
-    env: { LOG_LEVEL: 'error', ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    let stderr = '';
-    child.stderr!.on('data', (chunk) => {
-      stderr += chunk;
-      const match = /listening on (http:\/\/\S+)/.exec(stderr);
-      if (match) resolve({ child, base: match[1]! });
-    });
-    child.on('exit', (status) => reject(new Error(`otpkit serve exited with ${status}: ${stderr}`)));
-  });
+  return startListening(BIN, ['serve', '--port', '0'], { env: { LOG_LEVEL: 'error', ...env } });
 }
 
 type Answer = { status: number; body: Record<string, unknown> & { error?: { code: string } } };

@@ -47,6 +47,7 @@ async function run(argv: string[]) {
       throw new Error('import writes no files');
     },
     nowSeconds: () => 1_750_000_000,
+    randomBytes: (length: number) => new Uint8Array(length), // imports draw nothing
     readStdin: async () => '',
     openService: async () => {
       throw new Error('import opens no service');

@@ -2,41 +2,26 @@
 // (two of them sharing one PostgreSQL), start-up with nothing configured, the
 // production key check, and the admin commands.
 
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { base32Decode, createTotp, generateKeyRingEntry } from '@otpkit/core';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { freshPostgres, freshSqlite, hasPostgres } from '../../../test/support/databases.js';
+import { startListening } from '../../../test/support/listening.js';
 import { runCli } from '../src/cli/index.js';
 import type { Opened } from '../src/cli/io.js';
 import { envFor, startServer } from './server.js';
 
 const BIN = fileURLToPath(new URL('../bin/otpkit.js', import.meta.url));
-const children: ChildProcess[] = [];
-afterAll(() => {
-  for (const child of children) child.kill();
-});
 
 /** Starts `otpkit serve` on a free port; resolves with its base URL once it listens. */
-function serve(env: Record<string, string>, cwd = process.cwd()): Promise<string> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0'], {
-    cwd,
-    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    let stderr = '';
-    child.stderr!.on('data', (chunk) => {
-      stderr += chunk;
-      const match = /listening on (http:\/\/\S+)/.exec(stderr);
-      if (match) resolve(match[1]!);
-    });
-    child.on('exit', (status) => reject(new Error(`otpkit serve exited with ${status}: ${stderr}`)));
-  });
+async function serve(env: Record<string, string>, cwd = process.cwd()): Promise<string> {
+  const env2 = { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env };
+  return (await startListening(BIN, ['serve', '--port', '0'], { env: env2, cwd })).base;
 }
 
 async function api(base: string, path: string, body?: unknown, token?: string) {
@@ -223,6 +208,7 @@ async function admin(argv: string[], opened: Opened) {
     stdoutIsTerminal: true,
     writePrivateFile: async () => undefined,
     nowSeconds: () => 0,
+    randomBytes: (length: number) => new Uint8Array(randomBytes(length)),
     readStdin: async () => '',
     openService: async () => ({ ...opened, close: async () => undefined }),
     serve: async () => '',

@@ -4,6 +4,7 @@
 // session that started it; tokens say how the session was authenticated; a
 // session ends at its absolute lifetime however often it is refreshed.
 
+import { randomBytes } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestDb } from '../../../test/support/databases.js';
@@ -151,10 +152,10 @@ describe.each(HOSTS)('sessions on %s over %s', (host, _database, open) => {
     // Such a session cannot be made over HTTP any more; make one as a racing
     // request could have, straight in the store, and turn it into tokens.
     const user = (await s.store.userByName(username))!;
-    const refresh = opaqueToken();
+    const refresh = opaqueToken(randomBytes);
     const now = s.clock.now();
     await s.store.createSession({
-      id: timeOrderedId(now),
+      id: timeOrderedId(now, randomBytes),
       userId: user.id,
       epoch: user.sessionEpoch,
       amr: ['pwd'],

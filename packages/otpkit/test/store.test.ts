@@ -93,10 +93,13 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
     expect(await migrate(t.db, NOW)).toEqual([]);
   });
 
-  it('keeps usernames unique', async () => {
-    expect(await store.createUser({ id: randomUUID(), username: 'same', passwordHash: 'h', now: NOW })).toBe(true);
+  it('keeps usernames and user ids unique', async () => {
+    const id = randomUUID();
+    expect(await store.createUser({ id, username: 'same', passwordHash: 'h', now: NOW })).toBe(true);
     expect(await store.createUser({ id: randomUUID(), username: 'same', passwordHash: 'h', now: NOW })).toBe(false);
+    expect(await store.createUser({ id, username: `other-${id}`, passwordHash: 'h', now: NOW })).toBe(false);
     expect((await store.userByName('same'))?.username).toBe('same');
+    expect(await store.userByName(`other-${id}`)).toBeUndefined();
   });
 
   it('keeps a pending factor when asked again, and activates it once', async () => {
@@ -184,6 +187,24 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
     expect(await store.userByName(`x-${id}`)).toBeUndefined(); // the aborted batch's insert rolled back
   });
 
+  it('chains statements that read the rows of the ones before, all or nothing', async () => {
+    const [a, b] = [await user(), await user()];
+    const bump = {
+      name: 'bumped',
+      sql: 'UPDATE users SET failed_attempts = failed_attempts + 1 WHERE id IN (?, ?) RETURNING id, failed_attempts AS n',
+      params: [a, b],
+    };
+    const rows = await t.db.chain<{ id: string; n: number }>(
+      [bump, { name: 'none', sql: 'SELECT id FROM users WHERE id = ?', params: ['nobody'] }],
+      { sql: 'SELECT id, n FROM bumped WHERE id NOT IN (SELECT id FROM none) AND n = ? ORDER BY id', params: [1] },
+    );
+    expect(rows).toEqual([a, b].sort().map((id) => ({ id, n: 1 })));
+    await expect(
+      t.db.chain([bump, { name: 'broken', sql: 'SELECT no_such_column FROM bumped' }], { sql: 'SELECT 1' }),
+    ).rejects.toThrow();
+    expect((await store.userById(a))?.failedAttempts).toBe(1); // the failed chain's UPDATE rolled back
+  });
+
   it('lets a burst of 100 claims through the attempt budget 10 at a time, doubling the lock to 24 h, then for good', async () => {
     const userId = await user();
     let now = NOW;
@@ -267,6 +288,24 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
     const locked = await claimLogin(await challenge('e'));
     expect(locked?.attempt).toEqual({ ok: false, lockedUntil: NOW + POLICY.firstLockMs, permanent: false });
     expect(locked?.factor?.status).toBe('active');
+  });
+
+  it('claims the budget exactly for 40 racing login attempts, and returns the user as read before the claim', async () => {
+    const userId = await user();
+    await activeFactor(userId);
+    const challenge = async (name: string) => {
+      await store.createChallenge({ tokenHash: `${name}-${userId}`, userId, now: NOW, expiresAt: NOW + 300_000 });
+      return `${name}-${userId}`;
+    };
+    const first = await claimLogin(await challenge('first'));
+    expect(first).toMatchObject({ user: { failedAttempts: 0 }, attempt: { ok: true, attempt: 1 } });
+    const hashes = await Promise.all(Array.from({ length: 20 }, (_, i) => challenge(`race${i}`)));
+    const claims = await Promise.all(hashes.flatMap((hash) => [claimLogin(hash), claimLogin(hash)]));
+    const won = claims.flatMap((c) => (c?.attempt?.ok ? [c.attempt.attempt] : []));
+    expect(won.sort((x, y) => x - y)).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    const refused = { ok: false, lockedUntil: NOW + POLICY.firstLockMs, permanent: false };
+    expect(claims.filter((c) => c?.attempt?.ok === false).map((c) => c?.attempt)).toEqual(Array(31).fill(refused));
+    expect(await store.userById(userId)).toMatchObject({ failedAttempts: 10, lockedUntil: NOW + POLICY.firstLockMs });
   });
 
   it('rotates refresh tokens once, and a reused one revokes its session', async () => {

@@ -1,17 +1,25 @@
+import { randomBytes } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { createTokenSigner, timeOrderedId } from '../src/service/tokens.js';
+import { createTokenSigner, randomId, timeOrderedId } from '../src/service/tokens.js';
 import type { Amr } from '../src/store/store.js';
 
-describe('timeOrderedId', () => {
-  it('is a UUIDv7 carrying the time, so later ids sort after earlier ones', () => {
+describe('ids', () => {
+  it('timeOrderedId is a UUIDv7 carrying the time, so later ids sort after earlier ones', () => {
     const at = Date.UTC(2026, 10, 22);
-    const id = timeOrderedId(at);
+    const id = timeOrderedId(at, randomBytes);
     expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(Number.parseInt(id.replace('-', '').slice(0, 12), 16)).toBe(at);
-    const ids = [at, at + 1, at + 1000, at + 86_400_000].map(timeOrderedId);
+    const ids = [at, at + 1, at + 1000, at + 86_400_000].map((t) => timeOrderedId(t, randomBytes));
     expect([...ids].sort()).toEqual(ids);
-    expect(new Set(Array.from({ length: 100 }, () => timeOrderedId(at))).size).toBe(100);
+    expect(new Set(Array.from({ length: 100 }, () => timeOrderedId(at, randomBytes))).size).toBe(100);
+  });
+
+  it('randomId is a UUIDv4 from the random source it is given, and only from it', () => {
+    expect(randomId(randomBytes)).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    const zeros = (n: number) => new Uint8Array(n);
+    expect(randomId(zeros)).toBe('00000000-0000-4000-8000-000000000000');
+    expect(timeOrderedId(1, zeros)).toBe('00000000-0001-7000-8000-000000000000');
   });
 });
 

@@ -11,6 +11,7 @@ const EXIT = {
   USAGE: 2,
 } as const;
 
+import type { RandomBytes } from '@otpkit/core';
 import type { Service } from '../service/index.js';
 
 /** otpkit's service over its configured database, for the admin commands. */
@@ -34,6 +35,8 @@ interface CliIo {
   writePrivateFile(path: string, data: string | Uint8Array): Promise<void>;
   /** The current Unix time in seconds. */
   nowSeconds(): number;
+  /** A CSPRNG, for new secrets and key-ring entries. */
+  randomBytes: RandomBytes;
   /** All of standard input, for `--secret -`. */
   readStdin(): Promise<string>;
 }

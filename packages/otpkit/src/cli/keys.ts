@@ -36,7 +36,7 @@ async function keys(args: string[], io: CliIo): Promise<number> {
   if (positionals[0] !== 'generate') throw usage('expected: otpkit keys generate [--id ID] or otpkit keys rotate');
   // By default the id is the UTC time, so ids sort by age: k20261122T043012.
   const id = values.id ?? `k${new Date(io.nowSeconds() * 1000).toISOString().replace(/[-:]|\.\d+Z$/g, '')}`;
-  io.stdout(`${generateKeyRingEntry({ id })}\n`);
+  io.stdout(`${generateKeyRingEntry({ id, randomBytes: io.randomBytes })}\n`);
   return EXIT.OK;
 }
 

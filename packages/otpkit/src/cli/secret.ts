@@ -6,7 +6,8 @@ import { parse, parseWhole } from './options.js';
 
 function secret(args: string[], io: CliIo): number {
   const { values } = parse(args, { bytes: { type: 'string' } }, 0);
-  io.stdout(`${base32Encode(generateSecret({ bytes: parseWhole('bytes', values.bytes, 0) ?? 20 }))}\n`);
+  const bytes = parseWhole('bytes', values.bytes, 0) ?? 20;
+  io.stdout(`${base32Encode(generateSecret({ bytes, randomBytes: io.randomBytes }))}\n`);
   return EXIT.OK;
 }
 

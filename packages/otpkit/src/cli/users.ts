@@ -13,7 +13,10 @@ async function users(args: string[], io: CliIo): Promise<number> {
     if (action === 'list') {
       const rows = await opened.service.listUsers();
       io.stdout(`${['USERNAME', '2FA', 'LOCKED', 'CREATED'].join('\t')}\n`);
-      for (const u of rows) io.stdout(`${[u.username, u.twoFactor, u.locked, u.createdAt].join('\t')}\n`);
+      for (const u of rows) {
+        const locked = u.lockedPermanently ? 'until unlocked' : (u.lockedUntil ?? 'no');
+        io.stdout(`${[u.username, u.twoFactor, locked, u.createdAt].join('\t')}\n`);
+      }
     } else if (action === 'unlock') {
       await opened.service.unlock(name!);
       io.stdout(`unlocked the second factor of ${name}\n`);

@@ -3,6 +3,7 @@
 // (Fastify, Express, Fetch) only translate requests and responses.
 
 import type { TSchema } from '@fastify/type-provider-typebox';
+import { qrDataUrl, qrSvg } from '../qr/index.js';
 import type { Actor, Tokens as IssuedTokens, SecondFactorInput, Service } from '../service/index.js';
 import { HttpError } from './errors.js';
 import {
@@ -207,7 +208,8 @@ const enroll = (method: 'GET' | 'POST'): Route => ({
     response: { 200: Enrollment, ...errors },
   },
   async handle(c, service) {
-    return { body: await service.enroll(await c.actor(), context(c)) };
+    const enrollment = await service.enroll(await c.actor(), context(c));
+    return { body: { ...enrollment, qrSvg: await qrSvg(enrollment.uri), qrPng: await qrDataUrl(enrollment.uri) } };
   },
 });
 

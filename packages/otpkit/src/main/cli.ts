@@ -2,6 +2,7 @@
 // clock, the environment, stdin and argv, opens files and sockets, and sets
 // the exit status.
 
+import { randomBytes } from 'node:crypto';
 import { chmod, writeFile } from 'node:fs/promises';
 import pino from 'pino';
 import { runCli } from '../cli/index.js';
@@ -46,6 +47,7 @@ process.exitCode = await orStop(() =>
       await writeFile(path, data, { mode: 0o600 });
     },
     nowSeconds: () => Date.now() / 1000,
+    randomBytes: (length) => new Uint8Array(randomBytes(length)),
     readStdin,
     async openService() {
       const composed = await compose(readConfig(process.env, process.cwd()), { say });

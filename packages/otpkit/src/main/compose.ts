@@ -4,12 +4,12 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { generateKeyRingEntry, parseKeyRing } from '@otpkit/core';
+import { generateKeyRingEntry, type KeyRing, parseKeyRing } from '@otpkit/core';
 import type { FastifyBaseLogger } from 'fastify';
-import { buildApp } from '../http/app.js';
-import { memoryThrottle } from '../http/throttle.js';
+import { type App, buildApp } from '../http/app.js';
+import { memoryThrottle, type Throttle } from '../http/throttle.js';
 import { ServiceError } from '../service/errors.js';
-import { createService } from '../service/index.js';
+import { createService, type Service } from '../service/index.js';
 import { nodeAead } from '../service/node-aead.js';
 import { checkPolicy, type Policy, PolicyError } from '../service/policy.js';
 import { createTokenSigner, SIGNING_KEY_BYTES } from '../service/tokens.js';
@@ -17,7 +17,7 @@ import type { Db } from '../store/db.js';
 import { migrate } from '../store/migrate.js';
 import { openPostgres } from '../store/postgres.js';
 import { openSqlite } from '../store/sqlite.js';
-import { type AuditEvent, createStore } from '../store/store.js';
+import { type AuditEvent, createStore, type Store } from '../store/store.js';
 import { type Config, ConfigError, StartError } from './config.js';
 
 /** OTPKIT_RATE_LIMIT counts requests per client in windows of a minute. */
@@ -70,7 +70,22 @@ interface ComposeOptions {
   onEvent?: (event: AuditEvent) => void | Promise<void>;
 }
 
-async function compose(config: Config, options: ComposeOptions) {
+/** What compose opens: close() it when done (it stops the sweep, the app and the database). */
+interface Composed {
+  db: Db;
+  ring: KeyRing;
+  store: Store;
+  service: Service;
+  /** The per-client throttle (undefined when OTPKIT_RATE_LIMIT=0), for the embedding hosts. */
+  throttle: Throttle | undefined;
+  /** The standalone server (routes, web UI, docs); never listening until you call listen(). */
+  app: App;
+  /** Migrations this start applied. */
+  applied: string[];
+  close(): Promise<void>;
+}
+
+async function compose(config: Config, options: ComposeOptions): Promise<Composed> {
   const now = options.now ?? Date.now;
   let policy: Policy;
   try {
@@ -118,6 +133,7 @@ async function compose(config: Config, options: ComposeOptions) {
     ring,
     tokens,
     now,
+    random: (length) => new Uint8Array(randomBytes(length)), // a copy: node's small buffers share one pool
     config: {
       issuer: config.issuer,
       enrollment: config.enrollment,
@@ -176,5 +192,5 @@ async function compose(config: Config, options: ComposeOptions) {
   };
 }
 
-export type { ComposeOptions };
+export type { Composed, ComposeOptions };
 export { compose };

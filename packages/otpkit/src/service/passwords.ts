@@ -2,7 +2,8 @@
 // Password Storage Cheat Sheet's parameters: N = 2^17, r = 8, p = 1 (128 MiB).
 // Stored as scrypt$N$r$p$salt$hash (base64url), so parameters can change later.
 
-import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { scrypt, timingSafeEqual } from 'node:crypto';
+import type { RandomBytes } from '@otpkit/core';
 
 interface ScryptParams {
   N: number;
@@ -23,8 +24,8 @@ function derive(password: string, salt: Buffer, { N, r, p }: ScryptParams): Prom
   });
 }
 
-async function hashPassword(password: string, params: ScryptParams): Promise<string> {
-  const salt = randomBytes(SALT_BYTES);
+async function hashPassword(password: string, params: ScryptParams, random: RandomBytes): Promise<string> {
+  const salt = Buffer.from(random(SALT_BYTES));
   const hash = await derive(password, salt, params);
   return `scrypt$${params.N}$${params.r}$${params.p}$${salt.toString('base64url')}$${hash.toString('base64url')}`;
 }

@@ -3,7 +3,8 @@
 // checks that they are what any JWT library expects). Refresh tokens and
 // login challenges are opaque random strings stored only as SHA-256 hashes.
 
-import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import type { RandomBytes } from '@otpkit/core';
 import type { Amr } from '../store/store.js';
 import { ServiceError } from './errors.js';
 
@@ -14,17 +15,31 @@ const SIGNING_KEY_BYTES = 32;
 /** Opaque tokens: 256 random bits. */
 const TOKEN_BYTES = 32;
 
+/** A random UUID (RFC 9562 §5.4, version 4) from the given CSPRNG. */
+function randomId(random: RandomBytes): string {
+  const bytes = random(16);
+  bytes[6] = (bytes[6]! & 0x0f) | 0x40; // version 4
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80; // variant 10
+  return uuidText(bytes);
+}
+
 /**
  * A UUIDv7 (RFC 9562 §5.7): the time in milliseconds, then 74 random bits.
  * For rows written on every login (sessions, audit events): ids that grow with
  * time land on the index's last page instead of a random one, which is fewer
  * pages for the database to write back.
  */
-function timeOrderedId(nowMs: number): string {
-  // A random UUIDv4 (from Node's pooled entropy) has the v7 layout after its
-  // version digit: put the time in front and a 7 in the version's place.
-  const time = nowMs.toString(16).padStart(12, '0');
-  return `${time.slice(0, 8)}-${time.slice(8)}-7${randomUUID().slice(15)}`;
+function timeOrderedId(nowMs: number, random: RandomBytes): string {
+  const bytes = random(16);
+  for (let i = 5, t = nowMs; i >= 0; i--, t = Math.floor(t / 256)) bytes[i] = t % 256;
+  bytes[6] = (bytes[6]! & 0x0f) | 0x70; // version 7
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80; // variant 10
+  return uuidText(bytes);
+}
+
+function uuidText(bytes: Uint8Array): string {
+  const hex = Buffer.from(bytes).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
 
 interface AccessClaims {
@@ -126,8 +141,8 @@ function parseJson(part: string): Record<string, unknown> | undefined {
 const base64url = (json: object) => Buffer.from(JSON.stringify(json)).toString('base64url');
 
 /** A new opaque token and the hash that is stored for it. */
-function opaqueToken(): { token: string; hash: string } {
-  const token = randomBytes(TOKEN_BYTES).toString('base64url');
+function opaqueToken(random: RandomBytes): { token: string; hash: string } {
+  const token = Buffer.from(random(TOKEN_BYTES)).toString('base64url');
   return { token, hash: hashToken(token) };
 }
 
@@ -136,4 +151,4 @@ function hashToken(token: string): string {
 }
 
 export type { AccessClaims, TokenSigner };
-export { createTokenSigner, hashToken, opaqueToken, SIGNING_KEY_BYTES, timeOrderedId };
+export { createTokenSigner, hashToken, opaqueToken, randomId, SIGNING_KEY_BYTES, timeOrderedId };

@@ -1,17 +1,30 @@
 // The database seen by the store: SQL with `?` placeholders, run the same way
 // on SQLite and PostgreSQL. Every statement stands alone and is atomic; batch()
-// runs several in one transaction.
+// and chain() run several in one transaction. What differs between the
+// databases (driver error codes, locking, how statements are batched) lives in
+// the adapters, sqlite*.ts and postgres*.ts, never in the store.
 
 type Param = string | number | null;
 
-interface Statement {
+/** SQL and its parameters. */
+interface Query {
   sql: string;
   params?: readonly Param[];
+}
+
+/** A statement of batch(). */
+interface Statement extends Query {
   /** Roll the whole batch back unless this statement changes exactly this many rows. */
   expectChanges?: number;
 }
 
+/** A statement of chain(): the rows it returns are a table named `name` to the statements after it. */
+interface Step extends Query {
+  name: string;
+}
+
 interface Db {
+  /** For tests and tools outside the store (the store itself never branches on it). */
   readonly dialect: 'sqlite' | 'postgres';
   /** Rows of a query (or of an UPDATE/INSERT ... RETURNING). */
   all<T>(sql: string, params?: readonly Param[]): Promise<T[]>;
@@ -23,6 +36,16 @@ interface Db {
    * the ones before it only on SQLite: on PostgreSQL they are one statement.
    */
   batch(statements: readonly Statement[]): Promise<boolean>;
+  /**
+   * Statements that read the rows of the ones before them by their names (a
+   * SELECT, or an INSERT, UPDATE or DELETE ... RETURNING), then `final` over
+   * them, all or nothing; returns the rows of `final`. Read what a step
+   * changed only through its rows: PostgreSQL runs the chain as one statement
+   * on one snapshot (one round trip, data-modifying WITH queries), SQLite one
+   * statement after another (it cannot update inside WITH; a call costs no
+   * round trip there).
+   */
+  chain<T>(steps: readonly Step[], final: Query): Promise<T[]>;
   /** Runs fn in one transaction holding a lock that other processes wait on (for migrations). */
   exclusive<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -47,5 +70,5 @@ class DatabaseUnavailable extends Error {
   override name = 'DatabaseUnavailable';
 }
 
-export type { Db, Param, Statement, Tx };
+export type { Db, Param, Query, Statement, Step, Tx };
 export { BatchAborted, DatabaseUnavailable };

@@ -1,7 +1,9 @@
 // PostgreSQL through node-postgres: for any number of server processes over one database.
 
 import pg from 'pg';
-import { DatabaseUnavailable, type Db, type Param, type Statement } from './db.js';
+import { DatabaseUnavailable, type Db, type Param, type Tx } from './db.js';
+import { chainStatement, isAborted, numbered, oneStatement } from './postgres-batch.js';
+import { describe, type Timeouts, unavailability } from './postgres-faults.js';
 
 const INT8_OID = 20;
 /** Arbitrary, fixed: the advisory lock every otpkit process takes to migrate. */
@@ -29,111 +31,8 @@ const MIGRATION_TIMEOUT_MS = 10 * 60_000;
 /** The server ends a session left idle inside a transaction this long (its client vanished): its locks go too. */
 const IDLE_IN_TRANSACTION_MS = 60_000;
 
-// Our SQL is written with `?`; PostgreSQL numbers its parameters. No statement
-// here has a literal '?' in it.
-function numbered(sql: string): string {
-  let n = 0;
-  return sql.replace(/\?/g, () => `$${++n}`);
-}
-
-const ABORTED = 'otpkit: batch aborted';
-const INVALID_TEXT = '22P02'; // invalid_text_representation
-
-/**
- * A batch as one statement: one round trip, and one implicit transaction.
- * Each part is a data-modifying WITH query (they all run, on one snapshot;
- * each conditional UPDATE still re-checks a row another transaction changed).
- * An unmet expectChanges makes the statement fail (a cast of the ABORTED text
- * to an integer, built at run time so the planner cannot fold it), and the
- * failure rolls every part back.
- */
-function oneStatement(statements: readonly Statement[]): string {
-  const parts = statements.map((s, i) => `s${i} AS (${s.sql} RETURNING 1)`);
-  const checks = statements.flatMap((s, i) =>
-    s.expectChanges === undefined ? [] : [`(SELECT count(*) FROM s${i}) = ${s.expectChanges}`],
-  );
-  const ok = checks.length === 0 ? 'TRUE' : checks.join(' AND ');
-  return `WITH ${parts.join(', ')} SELECT CAST(CASE WHEN ${ok} THEN '1' ELSE '${ABORTED}' END AS INTEGER) AS ok`;
-}
-
-// Socket errors that mean the server is out of reach, in words of our own.
-const SOCKET_ERRORS: Readonly<Record<string, string>> = {
-  ECONNREFUSED: 'connection refused',
-  ECONNRESET: 'connection lost',
-  ECONNABORTED: 'connection lost',
-  EPIPE: 'connection lost',
-  ETIMEDOUT: 'connection timed out',
-  EHOSTUNREACH: 'host unreachable',
-  EHOSTDOWN: 'host unreachable',
-  ENETUNREACH: 'network unreachable',
-  ENETDOWN: 'network unreachable',
-  ENOTFOUND: 'host not found',
-  EAI_AGAIN: 'host not found',
-};
-
-// SQLSTATEs (PostgreSQL's Appendix A) that mean the server cannot serve us
-// now; class 08 (connection exception) is matched whole.
-const UNAVAILABLE_STATES: Readonly<Record<string, string>> = {
-  '57P01': 'the server ended the connection (admin_shutdown)',
-  '57P02': 'the server ended the connection (crash_shutdown)',
-  '57P03': 'the server is not accepting connections yet (cannot_connect_now)',
-  '57014': 'the statement was canceled (statement_timeout)',
-  '53300': 'the server has no connection slot left (too_many_connections)',
-  '28000': 'the server refused the credentials (invalid_authorization_specification)',
-  '28P01': 'the server refused the credentials (invalid_password)',
-  '3D000': 'the database does not exist (invalid_catalog_name)',
-};
-
-interface Timeouts {
-  connectMs: number;
-  queryMs: number;
-}
-
 /** node-postgres reads query_timeout from a query's config too (lib/client.js); @types/pg does not declare it. */
 type TimedQuery = pg.QueryConfig<Param[]> & { query_timeout?: number };
-
-/**
- * What went wrong, from the lists above, when an error means the database is
- * out of reach or did not answer in time; undefined for any other error.
- * node-postgres reports its own timeouts and lost connections as plain
- * Errors, told apart only by their (fixed) messages.
- */
-function unavailability(error: unknown, timeouts: Timeouts): string | undefined {
-  if (!(error instanceof Error)) return undefined;
-  // Node's connect to a name with several addresses fails with all their errors.
-  if (error instanceof AggregateError && error.errors.length > 0) return unavailability(error.errors[0], timeouts);
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string') {
-    const reason = SOCKET_ERRORS[code] ?? UNAVAILABLE_STATES[code];
-    if (reason !== undefined) return reason;
-    if (code.startsWith('08')) return `connection failure (SQLSTATE ${code})`;
-  }
-  const { message } = error;
-  if (
-    message === 'timeout expired' ||
-    message === 'timeout exceeded when trying to connect' ||
-    message.startsWith('Connection terminated due to connection timeout')
-  )
-    return `no connection within ${timeouts.connectMs} ms`;
-  if (message === 'Query read timeout') return `no answer within ${timeouts.queryMs} ms`;
-  if (message.startsWith('Connection terminated') || message.startsWith('Client has encountered a connection error'))
-    return 'connection lost';
-  if (message === 'Client was closed and is not queryable' || message.startsWith('Cannot use a pool after calling end'))
-    return 'the connection pool is closed';
-  return undefined;
-}
-
-/** Where the database is, for messages: host, port and database name; never the user or password. */
-function describe(url: string): string {
-  try {
-    const parsed = new URL(url);
-    const host = parsed.searchParams.get('host') || parsed.hostname || 'localhost';
-    const database = decodeURIComponent(parsed.pathname.slice(1));
-    return `PostgreSQL at ${host}:${parsed.port || '5432'}${database ? `/${database}` : ''}`;
-  } catch {
-    return 'PostgreSQL';
-  }
-}
 
 interface PostgresOptions {
   /** A schema to use instead of public (the tests give each run its own). */
@@ -144,6 +43,21 @@ interface PostgresOptions {
   connectTimeoutMs?: number;
   /** The server cancels a statement after this (statement_timeout); the client gives up a second later (default 5000). */
   statementTimeoutMs?: number;
+}
+
+/** A pool and what its Db methods share. */
+interface Connection {
+  pool: pg.Pool;
+  timeouts: Timeouts;
+  /** The error to throw: DatabaseUnavailable for an unreachable database, any other unchanged. */
+  fault(error: unknown, limits?: Timeouts): unknown;
+  /** Runs a statement, prepared once per connection. */
+  query(
+    client: pg.Pool | pg.PoolClient,
+    sql: string,
+    params?: readonly Param[],
+    queryTimeoutMs?: number,
+  ): Promise<pg.QueryResult>;
 }
 
 /**
@@ -157,14 +71,26 @@ function openPostgres(url: string, options: PostgresOptions = {}): Db {
   const statementMs = options.statementTimeoutMs ?? DEFAULT_TIMEOUT_MS;
   const timeouts: Timeouts = { connectMs, queryMs: statementMs + QUERY_TIMEOUT_MARGIN_MS };
   const where = describe(url);
+  const fault = (error: unknown, limits = timeouts): unknown => {
+    const reason = unavailability(error, limits);
+    return reason === undefined ? error : new DatabaseUnavailable(`database unavailable (${where}): ${reason}`);
+  };
+  const pool = createPool(url, { schema: options.schema, max: options.max ?? 10, statementMs, ...timeouts });
+  return postgresDb({ pool, timeouts, fault, query: preparedQueries() });
+}
+
+function createPool(
+  url: string,
+  settings: Timeouts & { schema: string | undefined; max: number; statementMs: number },
+): pg.Pool {
   const pool = new pg.Pool({
     connectionString: url,
-    max: options.max ?? 10,
-    ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
+    max: settings.max,
+    ...(settings.schema ? { options: `-c search_path=${settings.schema}` } : {}),
     application_name: 'otpkit', // pg_stat_activity shows whose backends these are
-    connectionTimeoutMillis: connectMs, // a new connection, and the wait for a pooled one
-    statement_timeout: statementMs, // server side: a slow statement is canceled (57014)
-    query_timeout: timeouts.queryMs, // client side: also ends a statement lost on a frozen link
+    connectionTimeoutMillis: settings.connectMs, // a new connection, and the wait for a pooled one
+    statement_timeout: settings.statementMs, // server side: a slow statement is canceled (57014)
+    query_timeout: settings.queryMs, // client side: also ends a statement lost on a frozen link
     idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
     idleTimeoutMillis: IDLE_TIMEOUT_MS,
     keepAlive: true,
@@ -182,22 +108,14 @@ function openPostgres(url: string, options: PostgresOptions = {}): Db {
   // the error itself.
   pool.on('error', () => undefined);
   pool.on('connect', (client) => client.on('error', () => undefined));
+  return pool;
+}
 
-  /** The error to throw: DatabaseUnavailable for an unreachable database, any other unchanged. */
-  const fault = (error: unknown, limits = timeouts): unknown => {
-    const reason = unavailability(error, limits);
-    return reason === undefined ? error : new DatabaseUnavailable(`database unavailable (${where}): ${reason}`);
-  };
-
-  // Named statements: each connection parses and plans a statement once, then
-  // reuses it (unnamed ones are planned again on every call).
+// Named statements: each connection parses and plans a statement once, then
+// reuses it (unnamed ones are planned again on every call).
+function preparedQueries(): Connection['query'] {
   const prepared = new Map<string, { name: string; text: string }>();
-  const query = async (
-    client: pg.Pool | pg.PoolClient,
-    sql: string,
-    params: readonly Param[] = [],
-    queryTimeoutMs?: number,
-  ) => {
+  return async (client, sql, params = [], queryTimeoutMs) => {
     let statement = prepared.get(sql);
     if (statement === undefined) {
       statement = { name: `otpkit_${prepared.size}`, text: numbered(sql) };
@@ -210,15 +128,20 @@ function openPostgres(url: string, options: PostgresOptions = {}): Db {
     };
     return client.query(config);
   };
+}
+
+function postgresDb(c: Connection): Db {
+  const { pool, fault, query } = c;
+  const all = async <T>(sql: string, params?: readonly Param[]) => {
+    try {
+      return (await query(pool, sql, params)).rows as T[];
+    } catch (error) {
+      throw fault(error);
+    }
+  };
   return {
     dialect: 'postgres',
-    async all<T>(sql: string, params?: readonly Param[]) {
-      try {
-        return (await query(pool, sql, params)).rows as T[];
-      } catch (error) {
-        throw fault(error);
-      }
-    },
+    all,
     async run(sql, params) {
       try {
         return (await query(pool, sql, params)).rowCount ?? 0;
@@ -227,58 +150,60 @@ function openPostgres(url: string, options: PostgresOptions = {}): Db {
       }
     },
     async batch(statements) {
+      const { sql, params } = oneStatement(statements);
       try {
-        await query(
-          pool,
-          oneStatement(statements),
-          statements.flatMap((s) => s.params ?? []),
-        );
+        await query(pool, sql, params);
         return true;
       } catch (error) {
-        const { code, message } = error as { code?: string; message?: string };
-        if (code === INVALID_TEXT && message?.includes(ABORTED)) return false;
+        if (isAborted(error)) return false;
         throw fault(error);
       }
     },
-    async exclusive(fn) {
-      const client = await pool.connect().catch((error: unknown) => {
-        throw fault(error);
-      });
-      // Migrations are not held to the statement timeout (see MIGRATION_TIMEOUT_MS).
-      const limits: Timeouts = { connectMs, queryMs: MIGRATION_TIMEOUT_MS + QUERY_TIMEOUT_MARGIN_MS };
-      const run = (text: string) => {
-        const config: TimedQuery = { text, query_timeout: limits.queryMs };
-        return client.query(config);
-      };
-      let broken: Error | undefined;
-      try {
-        await run('BEGIN');
-        await run(`SET LOCAL statement_timeout = ${MIGRATION_TIMEOUT_MS}`);
-        await run(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`);
-        const result = await fn({
-          exec: async (sql) => void (await run(sql)),
-          all: async <T>(sql: string, params?: readonly Param[]) =>
-            (await query(client, sql, params, limits.queryMs)).rows as T[],
-        });
-        await run('COMMIT');
-        return result;
-      } catch (error) {
-        // A connection that failed, or cannot roll back, leaves the pool.
-        if (unavailability(error, limits) !== undefined) broken = error as Error;
-        else {
-          try {
-            await run('ROLLBACK');
-          } catch (rollbackError) {
-            broken = rollbackError as Error;
-          }
-        }
-        throw fault(error, limits);
-      } finally {
-        client.release(broken);
-      }
+    chain(steps, final) {
+      const { sql, params } = chainStatement(steps, final);
+      return all(sql, params);
     },
+    exclusive: (fn) => exclusive(c, fn),
     close: () => pool.end(),
   };
+}
+
+async function exclusive<T>(c: Connection, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  const client = await c.pool.connect().catch((error: unknown) => {
+    throw c.fault(error);
+  });
+  // Migrations are not held to the statement timeout (see MIGRATION_TIMEOUT_MS).
+  const limits: Timeouts = { connectMs: c.timeouts.connectMs, queryMs: MIGRATION_TIMEOUT_MS + QUERY_TIMEOUT_MARGIN_MS };
+  const run = (text: string) => {
+    const config: TimedQuery = { text, query_timeout: limits.queryMs };
+    return client.query(config);
+  };
+  let broken: Error | undefined;
+  try {
+    await run('BEGIN');
+    await run(`SET LOCAL statement_timeout = ${MIGRATION_TIMEOUT_MS}`);
+    await run(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`);
+    const result = await fn({
+      exec: async (sql) => void (await run(sql)),
+      all: async <R>(sql: string, params?: readonly Param[]) =>
+        (await c.query(client, sql, params, limits.queryMs)).rows as R[],
+    });
+    await run('COMMIT');
+    return result;
+  } catch (error) {
+    // A connection that failed, or cannot roll back, leaves the pool.
+    if (unavailability(error, limits) !== undefined) broken = error as Error;
+    else {
+      try {
+        await run('ROLLBACK');
+      } catch (rollbackError) {
+        broken = rollbackError as Error;
+      }
+    }
+    throw c.fault(error, limits);
+  } finally {
+    client.release(broken);
+  }
 }
 
 export type { PostgresOptions };

@@ -1,0 +1,160 @@
+// What the use cases share: the deps, the clock and the CSPRNG, audit events
+// and their listener, sessions and tokens, the actor's user and factor, and
+// the shape of a typed code. Built once by createService.
+
+import { type Algorithm, BACKUP_CODE_ALPHABET, createTotp, openSecret, type Totp } from '@otpkit/core';
+import type { Amr, AuditEvent, AuditEventType, Factor, NewSession, User, UserWithFactor } from '../store/store.js';
+import { ServiceError } from './errors.js';
+import { createHashGate } from './passwords.js';
+import { opaqueToken, randomId, timeOrderedId } from './tokens.js';
+import type { Actor, RequestContext, SecondFactorInput, ServiceDeps, Tokens } from './types.js';
+
+/** Seconds until a time in Unix ms, at least 1: a Retry-After value. */
+const secondsUntil = (atMs: number, nowMs: number) => Math.max(1, Math.ceil((atMs - nowMs) / 1000));
+const passedSecondFactor = (amr: readonly Amr[]) => amr.includes('otp') || amr.includes('backup');
+/** A Retry-After for SERVER_BUSY: about three KDF runs. */
+const BUSY_RETRY_SECONDS = 1;
+const BACKUP_CODE_SHAPE = new RegExp(`^[${BACKUP_CODE_ALPHABET}]{18}$`);
+
+/** The associated data that binds a sealed secret to its user and factor. */
+const factorData = (factor: Pick<Factor, 'userId' | 'id'>) => ({
+  associatedData: `user:${factor.userId}/factor:${factor.id}`,
+});
+
+const malformed = () => new ServiceError('CODE_MALFORMED', 'the code is not in the expected format');
+
+/** A TOTP code's number of digits (spaces dropped), or null for a backup code; CODE_MALFORMED if it is neither. */
+function codeDigits(input: SecondFactorInput): number | null {
+  if (input.code === undefined) {
+    if (!BACKUP_CODE_SHAPE.test(input.backupCode.replace(/[\s-]/g, '').toUpperCase())) throw malformed();
+    return null;
+  }
+  const code = input.code.replaceAll(' ', '');
+  if (!/^[0-9]{1,10}$/.test(code)) throw malformed();
+  return code.length;
+}
+
+function checkCodeShape(input: SecondFactorInput, factor: Factor): void {
+  const digits = codeDigits(input);
+  if (digits !== null && digits !== factor.digits) throw malformed();
+}
+
+function createContext(deps: ServiceDeps) {
+  const { store, ring, tokens, config } = deps;
+  const nowMs = () => deps.now();
+  const busy = () =>
+    new ServiceError('SERVER_BUSY', 'too many sign-ins at once: try again in a moment', BUSY_RETRY_SECONDS);
+
+  /** Hands an event to the listener on a later turn of the event loop, its failures caught. */
+  function emit(e: AuditEvent): void {
+    const { onEvent, onEventError } = deps;
+    if (!onEvent) return;
+    setImmediate(() => {
+      const failed = (error: unknown) => onEventError?.(error, e);
+      try {
+        Promise.resolve(onEvent(e)).catch(failed);
+      } catch (error) {
+        failed(error);
+      }
+    });
+  }
+
+  function event(
+    type: AuditEventType,
+    userId: string | null,
+    context: RequestContext,
+    detail?: Record<string, unknown>,
+  ): AuditEvent {
+    const at = nowMs();
+    return { id: timeOrderedId(at, deps.random), at, type, userId, ip: context.ip, detail: detail ?? null };
+  }
+
+  return {
+    ...deps,
+    nowMs,
+    emit,
+    event,
+    busy,
+    /** Password hashing, capped (see createHashGate). */
+    gated: createHashGate(config.passwordHashConcurrency, busy),
+    newId: () => randomId(deps.random),
+    newToken: () => opaqueToken(deps.random),
+
+    async audit(
+      type: AuditEventType,
+      userId: string | null,
+      context: RequestContext,
+      detail?: Record<string, unknown>,
+    ) {
+      const e = event(type, userId, context, detail);
+      await store.addAudit(e);
+      emit(e);
+    },
+
+    async userOrThrow(userId: string): Promise<User> {
+      const user = await store.userById(userId);
+      if (!user) throw new ServiceError('USER_NOT_FOUND', 'no such user');
+      return user;
+    },
+
+    /**
+     * The actor's user and factor. Once 2FA is on, an otpkit session must have
+     * passed it to touch 2FA settings (a password-only session from before
+     * 2FA was turned on is dead then; this holds if one slips through).
+     */
+    async userWithFactor(actor: Actor): Promise<UserWithFactor> {
+      const found = await store.userWithFactor({ id: actor.userId });
+      if (!found) throw new ServiceError('USER_NOT_FOUND', 'no such user');
+      if (found.factor?.status === 'active' && actor.amr !== null && !passedSecondFactor(actor.amr)) {
+        throw new ServiceError('SECOND_FACTOR_REQUIRED', 'sign in with your second factor to change 2FA settings');
+      }
+      return found;
+    },
+
+    /** A new session (refresh-token family) in the user's current epoch, and its first refresh token. */
+    newSession(user: User, amr: Amr[]): { row: NewSession; refreshToken: string } {
+      const now = nowMs();
+      const refresh = opaqueToken(deps.random);
+      const sessionExpiresAt = now + config.sessionMaxAgeMs;
+      return {
+        row: {
+          id: timeOrderedId(now, deps.random),
+          userId: user.id,
+          epoch: user.sessionEpoch,
+          amr,
+          tokenHash: refresh.hash,
+          now,
+          expiresAt: Math.min(now + config.refreshTokenTtlMs, sessionExpiresAt),
+          sessionExpiresAt,
+        },
+        refreshToken: refresh.token,
+      };
+    },
+
+    tokensFor(session: { row: NewSession; refreshToken: string }): Tokens {
+      const { id, userId, amr, now } = session.row;
+      return {
+        accessToken: tokens.sign({ userId, sessionId: id, amr }, now / 1000),
+        tokenType: 'Bearer',
+        expiresIn: config.accessTokenTtlSeconds,
+        refreshToken: session.refreshToken,
+      };
+    },
+
+    /** The factor's TOTP, its key opened from the vault. */
+    async totpOf(factor: Factor): Promise<Totp> {
+      const { secret } = await openSecret(ring, factor.sealedSecret, factorData(factor));
+      return createTotp({
+        secret,
+        algorithm: factor.algorithm as Algorithm,
+        digits: factor.digits,
+        periodSeconds: factor.periodSeconds,
+      });
+    },
+  };
+}
+
+type Context = ReturnType<typeof createContext>;
+
+export type { Context };
+export { BUSY_RETRY_SECONDS, checkCodeShape, codeDigits, createContext, factorData, secondsUntil };

@@ -1,0 +1,111 @@
+// The two-step login: the password (throttled per account, the KDF capped),
+// then a single-use challenge answered with a TOTP or backup code.
+
+import type { UserWithFactor } from '../store/store.js';
+import { normalizeUsername } from './accounts.js';
+import { BUSY_RETRY_SECONDS, type Context, codeDigits, secondsUntil } from './context.js';
+import { ServiceError } from './errors.js';
+import { verifyPassword } from './passwords.js';
+import { checkSecondFactor } from './second-factor.js';
+import { hashToken } from './tokens.js';
+import type { LoginResult, RequestContext, Service } from './types.js';
+
+/**
+ * The password, checked: a known account's attempt is claimed from its
+ * throttle before the KDF runs (a right password gives it back); an unknown
+ * name costs the same KDF run (verifyPassword of an empty hash).
+ */
+async function passwordStep(c: Context, username: string, password: string, context: RequestContext) {
+  let found: UserWithFactor | undefined;
+  try {
+    found = await c.store.userWithFactor({ username: normalizeUsername(username) });
+  } catch (error) {
+    if (!(error instanceof ServiceError)) throw error;
+    found = undefined; // a name that cannot exist is an unknown user: same answer, same cost
+  }
+  const now = c.nowMs();
+  if (found) {
+    const claim = await c.store.claimPasswordAttempt(found.user.id, now);
+    if (!claim.ok) {
+      await c.audit('login_throttled', found.user.id, context);
+      throw new ServiceError(
+        'LOGIN_THROTTLED',
+        'too many wrong passwords for this account: try again later',
+        secondsUntil(claim.retryAt, now),
+      );
+    }
+  }
+  let ok: boolean;
+  try {
+    ok = await c.gated(() => verifyPassword(password, found?.user.passwordHash ?? '', c.config.scrypt));
+  } catch (error) {
+    if (found) await c.store.refundPasswordAttempt(found.user.id).catch(() => undefined);
+    throw error;
+  }
+  if (!found || !ok) {
+    await c.audit('login_failed', found?.user.id ?? null, context, { reason: 'credentials' });
+    throw new ServiceError('CREDENTIALS_INVALID', 'wrong username or password');
+  }
+  return found;
+}
+
+function login(c: Context): Pick<Service, 'login' | 'loginVerify'> {
+  const { store, config } = c;
+  return {
+    async login(username, password, context): Promise<LoginResult> {
+      let { user, factor } = await passwordStep(c, username, password, context);
+      // A password alone opens a session only while 2FA is off, and only if it
+      // did not come on while the KDF ran (the session's epoch would be stale).
+      for (let tries = 0; factor?.status !== 'active'; tries++) {
+        const session = c.newSession(user, ['pwd']);
+        const event = c.event('login', user.id, context, { secondFactor: 'none' });
+        if (await store.createSession(session.row, [event])) {
+          c.emit(event);
+          return { status: 'authenticated', tokens: c.tokensFor(session) };
+        }
+        const again = await store.userWithFactor({ id: user.id });
+        if (!again || tries >= 2) {
+          await store.refundPasswordAttempt(user.id);
+          throw new ServiceError('SERVER_BUSY', 'the account changed while signing in: try again', BUSY_RETRY_SECONDS);
+        }
+        ({ user, factor } = again);
+      }
+      const { token, hash } = c.newToken();
+      const now = c.nowMs();
+      await store.createChallenge({ tokenHash: hash, userId: user.id, now, expiresAt: now + config.challengeTtlMs });
+      return {
+        status: 'second_factor_required',
+        challenge: token,
+        expiresAt: new Date(now + config.challengeTtlMs).toISOString(),
+        methods: ['totp', 'backup_code'],
+      };
+    },
+
+    async loginVerify(challenge, input, context) {
+      const challengeHash = hashToken(challenge);
+      const found = await store.claimLoginAttempt({
+        tokenHash: challengeHash,
+        now: c.nowMs(),
+        maxAttempts: config.challengeMaxAttempts,
+        digits: codeDigits(input),
+      });
+      if (!found)
+        throw new ServiceError('CHALLENGE_INVALID', 'the login challenge is unknown, used, expired or out of attempts');
+      const userId = found.user.id;
+      const method = input.code !== undefined ? 'totp' : 'backup_code';
+      const session = c.newSession(found.user, ['pwd', method === 'totp' ? 'otp' : 'backup']);
+      const event = c.event('login', userId, context, { secondFactor: method });
+      await checkSecondFactor(
+        c,
+        found,
+        input,
+        context,
+        { challengeHash, session: session.row, audit: [event] },
+        found.attempt,
+      );
+      return c.tokensFor(session);
+    },
+  };
+}
+
+export { login };

@@ -1,0 +1,172 @@
+// The service's declared API: what the HTTP hosts, the CLI and embedding apps
+// code against, and the dependencies it is built from.
+
+import type { Algorithm, KeyRing, RandomBytes } from '@otpkit/core';
+import type { Amr, AuditEvent, Store } from '../store/store.js';
+import type { ScryptParams } from './passwords.js';
+import type { TokenSigner } from './tokens.js';
+
+interface ServiceConfig {
+  /** The issuer authenticator apps show next to the account. */
+  issuer: string;
+  /** New enrollments' parameters: SHA-1, 6 digits, 30 s unless set (what every app supports). */
+  enrollment: { algorithm: Algorithm; digits: number; periodSeconds: number };
+  /** TOTP steps accepted each side of now. */
+  windowSteps: number;
+  /** Backup codes made at a time. */
+  backupCodes: number;
+  challengeTtlMs: number;
+  challengeMaxAttempts: number;
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlMs: number;
+  /** A session's absolute lifetime from sign-in; refreshing cannot extend it. */
+  sessionMaxAgeMs: number;
+  scrypt: ScryptParams;
+  /** Password hashes computed at once (see createHashGate). */
+  passwordHashConcurrency: number;
+}
+
+interface ServiceDeps {
+  store: Store;
+  ring: KeyRing;
+  tokens: TokenSigner;
+  config: ServiceConfig;
+  /** Unix milliseconds. */
+  now: () => number;
+  /** A CSPRNG: every id, token, salt, secret, nonce and backup code comes from it. */
+  random: RandomBytes;
+  /**
+   * Receives every audit event once it is stored, after the request's own
+   * work: a listener that throws or rejects is reported to onEventError and
+   * never fails a request; one that is slow delays nothing it does not block.
+   */
+  onEvent?: (event: AuditEvent) => void | Promise<void>;
+  onEventError?: (error: unknown, event: AuditEvent) => void;
+}
+
+/** A second factor as the user gives it: a TOTP code or a backup code. */
+type SecondFactorInput = { code: string; backupCode?: undefined } | { backupCode: string; code?: undefined };
+
+interface Tokens {
+  accessToken: string;
+  tokenType: 'Bearer';
+  expiresIn: number;
+  refreshToken: string;
+}
+
+type LoginResult =
+  | { status: 'authenticated'; tokens: Tokens }
+  | { status: 'second_factor_required'; challenge: string; expiresAt: string; methods: ('totp' | 'backup_code')[] };
+
+interface RequestContext {
+  ip: string | null;
+}
+
+/**
+ * Who acts: a user, and the otpkit session they act in. An embedding app that
+ * keeps its own sessions passes sessionId and amr null: it vouches for the
+ * user, and its own sign-in decides whether they passed a second factor.
+ */
+interface Actor {
+  userId: string;
+  sessionId: string | null;
+  amr: Amr[] | null;
+}
+
+/** A pending enrollment as the user sees it (the HTTP layer adds the QR code). */
+interface EnrollmentView {
+  /** Canonical base32. */
+  secret: string;
+  /** The same in groups of four, for typing. */
+  secretGrouped: string;
+  /** The otpauth:// key URI. */
+  uri: string;
+  algorithm: string;
+  digits: number;
+  periodSeconds: number;
+}
+
+interface TwoFactorStatus {
+  enabled: boolean;
+  pending: boolean;
+  algorithm: string | null;
+  digits: number | null;
+  periodSeconds: number | null;
+  confirmedAt: string | null;
+  backupCodesRemaining: number;
+  locked: boolean;
+  lockedUntil: string | null;
+}
+
+interface Profile {
+  id: string;
+  username: string;
+  createdAt: string;
+  twoFactorEnabled: boolean;
+}
+
+/** A user as an operator lists them; the CLI words it. */
+interface UserSummary {
+  username: string;
+  twoFactor: 'active' | 'pending' | 'off';
+  /** ISO time while a temporary lock holds, else null. */
+  lockedUntil: string | null;
+  lockedPermanently: boolean;
+  createdAt: string;
+}
+
+interface KeyRotation {
+  checked: number;
+  resealed: number;
+  /** Old keys that unused backup codes still depend on (they cannot be re-keyed without the codes). */
+  backupCodesOnOldKeys: { keyId: string; users: number }[];
+}
+
+interface Service {
+  // Accounts
+  register(username: string, password: string, context: RequestContext): Promise<{ id: string; username: string }>;
+  /** For apps that keep their own accounts: makes sure otpkit knows the user (no password). */
+  ensureUser(id: string, username: string): Promise<void>;
+  me(userId: string): Promise<Profile>;
+  // The two-step login
+  login(username: string, password: string, context: RequestContext): Promise<LoginResult>;
+  loginVerify(challenge: string, input: SecondFactorInput, context: RequestContext): Promise<Tokens>;
+  // Sessions and tokens
+  refresh(refreshToken: string, context: RequestContext): Promise<Tokens>;
+  authenticate(accessToken: string): Promise<Actor & { sessionId: string; amr: Amr[] }>;
+  logout(actor: Actor & { sessionId: string }, context: RequestContext): Promise<void>;
+  // Enrollment and the factor's life
+  enroll(actor: Actor, context: RequestContext): Promise<EnrollmentView>;
+  confirm(actor: Actor, code: string, context: RequestContext): Promise<{ backupCodes: string[] }>;
+  status(actor: Actor): Promise<TwoFactorStatus>;
+  validate(
+    actor: Actor,
+    input: SecondFactorInput,
+    context: RequestContext,
+  ): Promise<{ valid: true; method: 'totp' | 'backup_code' }>;
+  disable(actor: Actor, input: SecondFactorInput, context: RequestContext): Promise<void>;
+  rotateBackupCodes(actor: Actor, code: string, context: RequestContext): Promise<{ backupCodes: string[] }>;
+  // Operator actions
+  listUsers(): Promise<UserSummary[]>;
+  unlock(username: string): Promise<void>;
+  resetTwoFactor(username: string): Promise<void>;
+  rotateKeys(onProgress?: (done: number, total: number) => void): Promise<KeyRotation>;
+  checkKeys(): Promise<void>;
+  prune(limit: number): Promise<number>;
+}
+
+export type {
+  Actor,
+  EnrollmentView,
+  KeyRotation,
+  LoginResult,
+  Profile,
+  RequestContext,
+  SecondFactorInput,
+  Service,
+  ServiceConfig,
+  ServiceDeps,
+  Tokens,
+  TwoFactorStatus,
+  UserSummary,
+};

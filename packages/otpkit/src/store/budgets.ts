@@ -1,0 +1,141 @@
+// The attempt budgets: the second factor's (consecutive wrong codes, then locks
+// that double, then for good) and the password step's (failures per window).
+// Both are claimed before the check they pay for, with one conditional UPDATE.
+
+import type { Db, Statement } from './db.js';
+import { first, type UserRow } from './rows.js';
+import type { Store } from './types.js';
+import type { AttemptClaim, BudgetPolicy, PasswordPolicy } from './values.js';
+
+/**
+ * The lock each claim that reaches a multiple of attemptsPerLock sets: its
+ * length is a CASE over the lock's number (firstLockMs, doubled each time, up
+ * to maxLockMs), written from the policy's whole numbers. Everything about the
+ * budget follows from failed_attempts, so refunding an attempt undoes it exactly.
+ */
+function lockLengthSql(policy: BudgetPolicy, attempt: string): string {
+  const whens: string[] = [];
+  for (let n = 1, ms = policy.firstLockMs; ms < policy.maxLockMs; n++, ms *= 2) whens.push(`WHEN ${n} THEN ${ms}`);
+  return `CASE ${attempt} / ${policy.attemptsPerLock} ${whens.join(' ')} ELSE ${policy.maxLockMs} END`;
+}
+
+/**
+ * The attempt budget: claimed before a code is evaluated, so a burst cannot
+ * evaluate more than the budget. The claim that reaches the limit also sets
+ * the lock (a success lifts it again), so a crash cannot leave it unset.
+ * One UPDATE of the user's row: SET `set`, WHERE id = ... AND `open`.
+ */
+function budgetClaim(policy: BudgetPolicy, now: number) {
+  return {
+    set: `failed_attempts = failed_attempts + 1,
+          locked_until = CASE WHEN (failed_attempts + 1) % ${policy.attemptsPerLock} = 0
+            THEN CAST(? AS BIGINT) + ${lockLengthSql(policy, '(failed_attempts + 1)')} ELSE locked_until END,
+          locked_permanently = CASE WHEN failed_attempts + 1 >= ${policy.permanentAfter} THEN 1 ELSE locked_permanently END`,
+    setParams: [now],
+    open: 'locked_permanently = 0 AND locked_until <= ?',
+    openParams: [now],
+  };
+}
+
+/** What a claim's UPDATE returns. */
+type ClaimedRow = { failed_attempts: number; locked_until: number };
+
+const claimed = (row: ClaimedRow, now: number): AttemptClaim => ({
+  ok: true,
+  attempt: Number(row.failed_attempts),
+  locks: Number(row.locked_until) > now,
+});
+
+/** A refused claim: the lock that refused it. */
+async function lockOf(db: Db, userId: string): Promise<AttemptClaim> {
+  const row = await first<Pick<UserRow, 'locked_until' | 'locked_permanently'>>(
+    db,
+    'SELECT locked_until, locked_permanently FROM users WHERE id = ?',
+    [userId],
+  );
+  return {
+    ok: false,
+    lockedUntil: Number(row?.locked_until ?? 0),
+    permanent: Number(row?.locked_permanently ?? 1) === 1,
+  };
+}
+
+/** A success: the count starts again and a lock lifts, but not a permanent one. */
+const resetAttempts = (userId: string): Statement => ({
+  sql: 'UPDATE users SET failed_attempts = 0, locked_until = 0 WHERE id = ? AND locked_permanently = 0',
+  params: [userId],
+});
+
+/** Gives back a claimed password attempt (see claimPasswordAttempt). */
+const passwordRefund = (userId: string): Statement => ({
+  sql: 'UPDATE users SET password_failures = password_failures - 1 WHERE id = ? AND password_failures > 0',
+  params: [userId],
+});
+
+/** refundAttempt's statements: the lock that attempt set goes with it, since the budget follows from the count. */
+function attemptRefund(policy: BudgetPolicy, userId: string, challengeHash: string | undefined): Statement[] {
+  return [
+    {
+      sql: `UPDATE users SET failed_attempts = failed_attempts - 1,
+              locked_until = CASE WHEN failed_attempts % ${policy.attemptsPerLock} = 0 THEN 0 ELSE locked_until END,
+              locked_permanently = CASE WHEN failed_attempts = ${policy.permanentAfter} THEN 0 ELSE locked_permanently END
+            WHERE id = ? AND failed_attempts > 0`,
+      params: [userId],
+    },
+    ...(challengeHash === undefined
+      ? []
+      : [
+          {
+            sql: 'UPDATE login_challenges SET attempts = attempts - 1 WHERE token_hash = ? AND attempts > 0',
+            params: [challengeHash],
+          },
+        ]),
+  ];
+}
+
+type BudgetMethods = Pick<Store, 'claimAttempt' | 'refundAttempt' | 'claimPasswordAttempt' | 'refundPasswordAttempt'>;
+
+function budgets(db: Db, policy: BudgetPolicy, passwords: PasswordPolicy): BudgetMethods {
+  return {
+    async claimAttempt(userId, now) {
+      const claim = budgetClaim(policy, now);
+      const row = await first<ClaimedRow>(
+        db,
+        `UPDATE users SET ${claim.set} WHERE id = ? AND ${claim.open} RETURNING failed_attempts, locked_until`,
+        [...claim.setParams, userId, ...claim.openParams],
+      );
+      return row ? claimed(row, now) : lockOf(db, userId);
+    },
+    async refundAttempt(userId, challengeHash) {
+      await db.batch(attemptRefund(policy, userId, challengeHash));
+    },
+    // A success gives the claimed failure back (passwordRefund, in the same
+    // transaction as the challenge or session it makes).
+    async claimPasswordAttempt(userId, now) {
+      const ended = now - passwords.windowMs;
+      const row = await first<{ password_failures: number }>(
+        db,
+        `UPDATE users SET
+           password_failures = CASE WHEN password_window_start <= ? THEN 1 ELSE password_failures + 1 END,
+           password_window_start = CASE WHEN password_window_start <= ? THEN ? ELSE password_window_start END
+         WHERE id = ? AND (password_window_start <= ? OR password_failures < ?)
+         RETURNING password_failures`,
+        [ended, ended, now, userId, ended, passwords.limit],
+      );
+      if (row) return { ok: true };
+      const held = await first<{ password_window_start: number }>(
+        db,
+        'SELECT password_window_start FROM users WHERE id = ?',
+        [userId],
+      );
+      return { ok: false, retryAt: Number(held?.password_window_start ?? now) + passwords.windowMs };
+    },
+    async refundPasswordAttempt(userId) {
+      const { sql, params } = passwordRefund(userId);
+      await db.run(sql, params);
+    },
+  };
+}
+
+export type { ClaimedRow };
+export { budgetClaim, budgets, claimed, lockOf, passwordRefund, resetAttempts };

@@ -1,0 +1,179 @@
+// The Store interface the service codes against: atomic operations (see
+// store.ts), grouped as the modules that implement them. Times are Unix ms.
+
+import type {
+  AttemptClaim,
+  AuditEvent,
+  BackupCode,
+  Factor,
+  KeyUsage,
+  LiveSession,
+  NewFactor,
+  NewSession,
+  PasswordClaim,
+  RefreshUse,
+  Spend,
+  User,
+  UserWithFactor,
+} from './values.js';
+
+interface Store {
+  // Users (users.ts)
+
+  /** A new user; false (and nothing stored) if the id or the name is taken. */
+  createUser(user: { id: string; username: string; passwordHash: string; now: number }): Promise<boolean>;
+  userByName(username: string): Promise<User | undefined>;
+  userById(id: string): Promise<User | undefined>;
+  /** A user and their factor, if any, by id or by (normalized) name, in one query. */
+  userWithFactor(by: { id: string } | { username: string }): Promise<UserWithFactor | undefined>;
+  /** Every user, by name, with their factor's status (null: none). */
+  listUsers(): Promise<(User & { factor: Factor['status'] | null })[]>;
+  /** An operator's unlock: also lifts a permanent lock and the password throttle. */
+  unlock(userId: string): Promise<boolean>;
+
+  // The attempt budgets (budgets.ts)
+
+  /**
+   * Claims an attempt from the user's budget before a code is evaluated, so a
+   * burst cannot evaluate more than the budget. The claim that reaches the
+   * limit also sets the lock (a success lifts it again), so a crash cannot
+   * leave it unset.
+   */
+  claimAttempt(userId: string, now: number): Promise<AttemptClaim>;
+  /**
+   * Gives back an attempt claimed for a check that then failed on our side
+   * (a 5xx): one fewer wrong code, and the lock or permanent lock that
+   * attempt set is lifted, since the budget follows from the count alone.
+   * The login challenge's attempt, if any, is given back too.
+   */
+  refundAttempt(userId: string, challengeHash?: string): Promise<void>;
+  /**
+   * The password step's throttle: claims a failure before the KDF runs (a
+   * success gives it back), so a burst cannot try more passwords than the
+   * limit. A window starts at the first failure after the last one ended.
+   */
+  claimPasswordAttempt(userId: string, now: number): Promise<PasswordClaim>;
+  /** Gives back a claimed password attempt (a right password, or a fault of ours). */
+  refundPasswordAttempt(userId: string): Promise<void>;
+
+  // The TOTP factor (factors.ts)
+
+  factor(userId: string): Promise<Factor | undefined>;
+  /**
+   * Inserts a pending factor unless the user has one; returns the one that
+   * is stored. `replacing`: the id of a pending factor (another session's)
+   * to delete first; if a racing call stores its own in between, that one is returned.
+   */
+  putPendingFactor(f: NewFactor, replacing?: string): Promise<Factor>;
+  /**
+   * Pending to active with the confirming code's counter, and a fresh set of
+   * backup codes. The confirming session (if any) has now passed a second
+   * factor; every other session of the user ends. False, with nothing
+   * changed, if that factor is not (or no longer) pending.
+   */
+  activateFactor(a: {
+    userId: string;
+    factorId: string;
+    counter: number;
+    codeHashes: string[];
+    ids: string[];
+    now: number;
+    sessionId?: string | null;
+  }): Promise<boolean>;
+  /** 2FA off: the factor and backup codes go, and every session but `keep` (null: all) ends. */
+  deleteFactor(userId: string, keep: string | null, now: number): Promise<void>;
+
+  // Backup codes (backup-codes.ts)
+
+  backupCodes(userId: string): Promise<BackupCode[]>;
+  /** New backup codes; every session but `keep` ends. */
+  replaceBackupCodes(
+    userId: string,
+    codes: { hashes: string[]; ids: string[] },
+    keep: string | null,
+    now: number,
+  ): Promise<void>;
+
+  // The login's second step (login.ts)
+
+  /** A login challenge after a right password, which gives its claimed password attempt back. */
+  createChallenge(c: { tokenHash: string; userId: string; now: number; expiresAt: number }): Promise<void>;
+  /**
+   * The login's second step before its code is looked at: counts an attempt
+   * on a live challenge (undefined if it is used, expired, unknown or out of
+   * attempts) and returns its user and factor with the account's attempt
+   * claimed, if the factor is on and takes codes of `digits` digits (null: a
+   * backup code); otherwise nothing is claimed and `attempt` is undefined.
+   */
+  claimLoginAttempt(c: {
+    tokenHash: string;
+    now: number;
+    maxAttempts: number;
+    digits: number | null;
+  }): Promise<(UserWithFactor & { attempt: AttemptClaim | undefined }) | undefined>;
+  /**
+   * A second factor passed: spends the counter or backup code (exactly one
+   * racing caller can), uses up the login challenge, resets the attempt
+   * budget, records the audit events and opens the session, all in one
+   * transaction. False, with nothing changed, if the spend or the
+   * challenge was already taken.
+   */
+  acceptSecondFactor(a: {
+    userId: string;
+    spend: Spend;
+    challengeHash?: string;
+    session?: NewSession;
+    audit: AuditEvent[];
+    now: number;
+  }): Promise<boolean>;
+
+  // Sessions and refresh tokens (sessions.ts)
+
+  /**
+   * A new session (and its first refresh token) after a right password, with
+   * its audit events, in one transaction; the claimed password attempt is
+   * given back. False, with nothing changed, if the user's epoch moved on
+   * since the sign-in read it (a 2FA change in between).
+   */
+  createSession(session: NewSession, audit?: AuditEvent[]): Promise<boolean>;
+  /**
+   * Rotates a refresh token: marks it used and adds its successor, once. A
+   * token used before means it was stolen or replayed: its session is revoked.
+   */
+  useRefreshToken(tokenHash: string, next: { tokenHash: string; now: number; expiresAt: number }): Promise<RefreshUse>;
+  /** The session if it is live: not revoked and not past its absolute end. */
+  liveSession(sessionId: string, now: number): Promise<LiveSession | undefined>;
+  /** Ends every session of a user but `keep` (null: all). */
+  revokeSessions(userId: string, keep: string | null, now: number): Promise<void>;
+  revokeSession(sessionId: string, now: number): Promise<void>;
+
+  // Upkeep and key rotation (upkeep.ts)
+
+  /**
+   * Deletes what has expired: login challenges, refresh tokens, and sessions
+   * past their absolute end (with their refresh tokens), at most `limit`
+   * rows of each per call, oldest first. Safe to run from several processes.
+   */
+  prune(now: number, limit: number): Promise<number>;
+  /**
+   * Which key ids the stored values depend on: sealed secrets per key id, and
+   * users with unused backup codes per key id, including ids that `known`
+   * lacks (found one at a time; '(unreadable)' for a value of no known layout).
+   */
+  keyUsage(known: readonly string[]): Promise<KeyUsage>;
+  /** A factor whose secret is sealed under `keyId`, to try the key on. */
+  factorSealedBy(keyId: string): Promise<Factor | undefined>;
+  countFactors(): Promise<number>;
+  /** For key rotation: replaces a sealed secret only if it is still the one read. */
+  resealFactor(userId: string, before: string, after: string): Promise<boolean>;
+  /** Factors in user-id order after `afterUserId`, for batch jobs that can stop and resume. */
+  factorsAfter(afterUserId: string, limit: number): Promise<Factor[]>;
+
+  // Audit (audit.ts)
+
+  addAudit(e: AuditEvent): Promise<void>;
+  /** Stored events, oldest first: all of them, or one user's. */
+  audit(userId?: string): Promise<AuditEvent[]>;
+}
+
+export type { Store };

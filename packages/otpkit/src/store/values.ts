@@ -1,0 +1,163 @@
+// The values the store takes and gives: users, factors, backup codes,
+// sessions, attempt claims, audit events, and the policies the budgets follow.
+
+interface User {
+  id: string;
+  username: string;
+  passwordHash: string;
+  createdAt: number;
+  failedAttempts: number;
+  lockedUntil: number;
+  lockedPermanently: boolean;
+  /** Sessions of another epoch are dead (see the epoch in migration 002). */
+  sessionEpoch: number;
+}
+
+interface Factor {
+  id: string;
+  userId: string;
+  status: 'pending' | 'active';
+  /** The session that started a pending enrollment (null: an embedding app's user, or active). */
+  sessionId: string | null;
+  sealedSecret: string;
+  algorithm: string;
+  digits: number;
+  periodSeconds: number;
+  /** -1 before the first accepted code. */
+  lastCounter: number;
+  createdAt: number;
+  confirmedAt: number | null;
+}
+
+type UserWithFactor = { user: User; factor: Factor | undefined };
+
+interface BackupCode {
+  id: string;
+  codeHash: string;
+  usedAt: number | null;
+}
+
+interface NewFactor {
+  id: string;
+  userId: string;
+  sessionId: string | null;
+  sealedSecret: string;
+  algorithm: string;
+  digits: number;
+  periodSeconds: number;
+  now: number;
+}
+
+type AttemptClaim =
+  /** `locks`: this claim reached the budget and set the lock (a success lifts it again). */
+  { ok: true; attempt: number; locks: boolean } | { ok: false; lockedUntil: number; permanent: boolean };
+
+/** A password attempt claimed before the KDF runs, or the end of the window that refuses it. */
+type PasswordClaim = { ok: true } | { ok: false; retryAt: number };
+
+/** What a second factor that passed spends: a TOTP counter or a backup code. */
+type Spend = { factorId: string; counter: number } | { backupCodeId: string };
+
+/** RFC 8176 authentication method references: password, then a TOTP code or a backup code. */
+type Amr = 'pwd' | 'otp' | 'backup';
+
+interface NewSession {
+  id: string;
+  userId: string;
+  amr: Amr[];
+  tokenHash: string;
+  now: number;
+  /** The refresh token's expiry. */
+  expiresAt: number;
+  /** The session's own, absolute end. */
+  sessionExpiresAt: number;
+  /** The user's session epoch when the sign-in read it. */
+  epoch: number;
+}
+
+/** A live session: not revoked, not past its absolute end. */
+interface LiveSession {
+  userId: string;
+  amr: Amr[];
+  expiresAt: number;
+}
+
+type RefreshUse =
+  | { status: 'ok'; sessionId: string; userId: string; amr: Amr[]; expiresAt: number }
+  | { status: 'reused'; sessionId: string; userId: string }
+  | { status: 'invalid' };
+
+/** What happened; each is stored, logged and passed to onEvent. */
+type AuditEventType =
+  | 'user_registered'
+  | 'login'
+  | 'login_failed'
+  | 'login_throttled'
+  | 'logout'
+  | 'second_factor_failed'
+  | 'second_factor_locked'
+  | 'second_factor_unlocked'
+  | 'enrollment_started'
+  | 'enrollment_confirmed'
+  | 'backup_code_used'
+  | 'backup_codes_rotated'
+  | 'two_factor_disabled'
+  | 'two_factor_reset'
+  | 'refresh_token_reused'
+  | 'keys_rotated';
+
+/** An audit event. Nothing secret in it: no code, secret, password or token; `detail` says counts and reasons. */
+interface AuditEvent {
+  id: string;
+  /** Unix ms. */
+  at: number;
+  type: AuditEventType;
+  userId: string | null;
+  ip: string | null;
+  detail: Record<string, unknown> | null;
+}
+
+/** How many stored values depend on each key id (see Store.keyUsage). */
+interface KeyUsage {
+  /** Sealed secrets per key id. */
+  secrets: Map<string, number>;
+  /** Users with unused backup codes per key id. */
+  backupCodeUsers: Map<string, number>;
+}
+
+/** Attempt-budget policy (see budgets.ts): what a count of consecutive wrong codes means. */
+interface BudgetPolicy {
+  /** Wrong codes between locks. */
+  attemptsPerLock: number;
+  /** The first lock; each next one is twice as long, up to maxLockMs. */
+  firstLockMs: number;
+  maxLockMs: number;
+  /** From this many consecutive wrong codes, only an operator unlocks. */
+  permanentAfter: number;
+}
+
+/** The password step's per-account throttle: this many failures in a window, then 429 until it ends. */
+interface PasswordPolicy {
+  limit: number;
+  windowMs: number;
+}
+
+export type {
+  Amr,
+  AttemptClaim,
+  AuditEvent,
+  AuditEventType,
+  BackupCode,
+  BudgetPolicy,
+  Factor,
+  KeyUsage,
+  LiveSession,
+  NewFactor,
+  NewSession,
+  PasswordClaim,
+  PasswordPolicy,
+  RefreshUse,
+  Spend,
+  User,
+  UserWithFactor,
+};
