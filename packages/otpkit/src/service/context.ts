@@ -39,12 +39,8 @@ function checkCodeShape(input: SecondFactorInput, factor: Factor): void {
   if (digits !== null && digits !== factor.digits) throw malformed();
 }
 
-function createContext(deps: ServiceDeps) {
-  const { store, ring, tokens, config } = deps;
-  const nowMs = () => deps.now();
-  const busy = () =>
-    new ServiceError('SERVER_BUSY', 'too many sign-ins at once: try again in a moment', BUSY_RETRY_SECONDS);
-
+/** Audit events: made with an id and the time, stored, then handed to the listener. */
+function events(deps: ServiceDeps) {
   /** Hands an event to the listener on a later turn of the event loop, its failures caught. */
   function emit(e: AuditEvent): void {
     const { onEvent, onEventError } = deps;
@@ -58,45 +54,70 @@ function createContext(deps: ServiceDeps) {
       }
     });
   }
-
   function event(
     type: AuditEventType,
     userId: string | null,
     context: RequestContext,
     detail?: Record<string, unknown>,
   ): AuditEvent {
-    const at = nowMs();
+    const at = deps.now();
     return { id: timeOrderedId(at, deps.random), at, type, userId, ip: context.ip, detail: detail ?? null };
   }
+  async function audit(
+    type: AuditEventType,
+    userId: string | null,
+    context: RequestContext,
+    detail?: Record<string, unknown>,
+  ) {
+    const e = event(type, userId, context, detail);
+    await deps.store.addAudit(e);
+    emit(e);
+  }
+  return { emit, event, audit };
+}
 
+/** New sessions and the tokens that carry them. */
+function sessionMaking({ config, tokens, random, now }: ServiceDeps) {
   return {
-    ...deps,
-    nowMs,
-    emit,
-    event,
-    busy,
-    /** Password hashing, capped (see createHashGate). */
-    gated: createHashGate(config.passwordHashConcurrency, busy),
-    newId: () => randomId(deps.random),
-    newToken: () => opaqueToken(deps.random),
-
-    async audit(
-      type: AuditEventType,
-      userId: string | null,
-      context: RequestContext,
-      detail?: Record<string, unknown>,
-    ) {
-      const e = event(type, userId, context, detail);
-      await store.addAudit(e);
-      emit(e);
+    /** A new session (refresh-token family) in the user's current epoch, and its first refresh token. */
+    newSession(user: User, amr: Amr[]): { row: NewSession; refreshToken: string } {
+      const at = now();
+      const refresh = opaqueToken(random);
+      const sessionExpiresAt = at + config.sessionMaxAgeMs;
+      return {
+        row: {
+          id: timeOrderedId(at, random),
+          userId: user.id,
+          epoch: user.sessionEpoch,
+          amr,
+          tokenHash: refresh.hash,
+          now: at,
+          expiresAt: Math.min(at + config.refreshTokenTtlMs, sessionExpiresAt),
+          sessionExpiresAt,
+        },
+        refreshToken: refresh.token,
+      };
     },
+    tokensFor(session: { row: NewSession; refreshToken: string }): Tokens {
+      const { id, userId, amr, now: at } = session.row;
+      return {
+        accessToken: tokens.sign({ userId, sessionId: id, amr }, at / 1000),
+        tokenType: 'Bearer',
+        expiresIn: config.accessTokenTtlSeconds,
+        refreshToken: session.refreshToken,
+      };
+    },
+  };
+}
 
+/** The user behind an actor, and their factor's TOTP opened from the vault. */
+function lookups({ store, ring }: ServiceDeps) {
+  return {
     async userOrThrow(userId: string): Promise<User> {
       const user = await store.userById(userId);
       if (!user) throw new ServiceError('USER_NOT_FOUND', 'no such user');
       return user;
     },
-
     /**
      * The actor's user and factor. Once 2FA is on, an otpkit session must have
      * passed it to touch 2FA settings (a password-only session from before
@@ -110,37 +131,6 @@ function createContext(deps: ServiceDeps) {
       }
       return found;
     },
-
-    /** A new session (refresh-token family) in the user's current epoch, and its first refresh token. */
-    newSession(user: User, amr: Amr[]): { row: NewSession; refreshToken: string } {
-      const now = nowMs();
-      const refresh = opaqueToken(deps.random);
-      const sessionExpiresAt = now + config.sessionMaxAgeMs;
-      return {
-        row: {
-          id: timeOrderedId(now, deps.random),
-          userId: user.id,
-          epoch: user.sessionEpoch,
-          amr,
-          tokenHash: refresh.hash,
-          now,
-          expiresAt: Math.min(now + config.refreshTokenTtlMs, sessionExpiresAt),
-          sessionExpiresAt,
-        },
-        refreshToken: refresh.token,
-      };
-    },
-
-    tokensFor(session: { row: NewSession; refreshToken: string }): Tokens {
-      const { id, userId, amr, now } = session.row;
-      return {
-        accessToken: tokens.sign({ userId, sessionId: id, amr }, now / 1000),
-        tokenType: 'Bearer',
-        expiresIn: config.accessTokenTtlSeconds,
-        refreshToken: session.refreshToken,
-      };
-    },
-
     /** The factor's TOTP, its key opened from the vault. */
     async totpOf(factor: Factor): Promise<Totp> {
       const { secret } = await openSecret(ring, factor.sealedSecret, factorData(factor));
@@ -151,6 +141,23 @@ function createContext(deps: ServiceDeps) {
         periodSeconds: factor.periodSeconds,
       });
     },
+  };
+}
+
+function createContext(deps: ServiceDeps) {
+  const busy = () =>
+    new ServiceError('SERVER_BUSY', 'too many sign-ins at once: try again in a moment', BUSY_RETRY_SECONDS);
+  return {
+    ...deps,
+    ...events(deps),
+    ...sessionMaking(deps),
+    ...lookups(deps),
+    nowMs: () => deps.now(),
+    busy,
+    /** Password hashing, capped (see createHashGate). */
+    gated: createHashGate(deps.config.passwordHashConcurrency, busy),
+    newId: () => randomId(deps.random),
+    newToken: () => opaqueToken(deps.random),
   };
 }
 
