@@ -7,16 +7,38 @@ import { parse, usage } from './options.js';
 
 const BAR_WIDTH = 30;
 
+/** keys rotate's progress on stderr: a bar redrawn in place on a terminal, else a line at each tenth done. */
+function progress(io: CliIo): { update(done: number, total: number): void; end(): void } {
+  if (io.stdoutIsTerminal) {
+    return {
+      update(done, total) {
+        const filled = total === 0 ? BAR_WIDTH : Math.min(BAR_WIDTH, Math.round((done / total) * BAR_WIDTH));
+        io.stderr(`\r[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}] ${done}/${total}`);
+      },
+      end: () => io.stderr('\n'),
+    };
+  }
+  // A log file or a pipe: ten lines at most, e.g. "otpkit keys rotate: 10% (100000/1000000)".
+  let tenthsShown = 0;
+  return {
+    update(done, total) {
+      // done passes total when users enrol meanwhile: the 100% line still comes once.
+      const tenths = total === 0 ? 10 : Math.min(10, Math.floor((done * 10) / total));
+      if (tenths <= tenthsShown) return;
+      tenthsShown = tenths;
+      io.stderr(`otpkit keys rotate: ${tenths * 10}% (${done}/${total})\n`);
+    },
+    end: () => undefined,
+  };
+}
+
 /** keys rotate: reseals every stored secret under the current key; safe to stop and run again. */
 async function rotate(io: CliIo): Promise<number> {
   const opened = await io.openService();
   try {
-    const { checked, resealed, backupCodesOnOldKeys } = await opened.service.rotateKeys((done, total) => {
-      if (!io.stdoutIsTerminal) return;
-      const filled = total === 0 ? BAR_WIDTH : Math.round((done / total) * BAR_WIDTH);
-      io.stderr(`\r[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}] ${done}/${total}`);
-    });
-    if (io.stdoutIsTerminal) io.stderr('\n');
+    const shown = progress(io);
+    const { checked, resealed, backupCodesOnOldKeys } = await opened.service.rotateKeys(shown.update);
+    shown.end();
     io.stdout(`checked ${checked} secrets, resealed ${resealed} under the current key\n`);
     // Backup codes are keyed hashes: they cannot be re-keyed without the codes, which only their users hold.
     for (const { keyId, users } of backupCodesOnOldKeys) {

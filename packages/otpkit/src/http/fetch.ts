@@ -4,7 +4,14 @@
 // cookies are the Fastify host's, byte for byte.
 
 import { API_HEADERS, answerError, HttpError } from './errors.js';
-import { BODY_LIMIT_BYTES, createHandler, type HandlerOptions, type HttpResponse, notFound } from './handler.js';
+import {
+  BODY_LIMIT_BYTES,
+  clientAddress,
+  createHandler,
+  type HandlerOptions,
+  type HttpResponse,
+  notFound,
+} from './handler.js';
 
 interface OtpkitFetchOptions extends HandlerOptions<Request> {
   /** Where the handler is mounted, e.g. '/2fa' or '/api/otpkit'; requests outside it are 404. */
@@ -58,7 +65,7 @@ function otpkitFetch(options: OtpkitFetchOptions): (request: Request) => Promise
         path: url.pathname.slice(basePath.length),
         headers,
         body: { raw },
-        ip: options.clientIp?.(request) ?? null,
+        ip: clientAddress(options.clientIp?.(request) ?? undefined, undefined),
         secure: url.protocol === 'https:',
         native: request,
       },

@@ -30,7 +30,7 @@ function createStore(db: Db, policy: BudgetPolicy, passwords: PasswordPolicy): S
   };
 }
 
-export type { Store } from './types.js';
+export type { Reseal, Store } from './types.js';
 export type {
   Amr,
   AttemptClaim,

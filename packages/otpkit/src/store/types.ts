@@ -17,6 +17,13 @@ import type {
   UserWithFactor,
 } from './values.js';
 
+/** For key rotation: a user's sealed secret, as read, and what replaces it. */
+interface Reseal {
+  userId: string;
+  before: string;
+  after: string;
+}
+
 interface Store {
   // Users (users.ts)
 
@@ -166,6 +173,12 @@ interface Store {
   countFactors(): Promise<number>;
   /** For key rotation: replaces a sealed secret only if it is still the one read. */
   resealFactor(userId: string, before: string, after: string): Promise<boolean>;
+  /**
+   * For key rotation: resealFactor for up to 10,000 changes at once, in one
+   * statement (one transaction); returns how many secrets it replaced. A row
+   * changed since it was read keeps its new value.
+   */
+  resealFactors(changes: readonly Reseal[]): Promise<number>;
   /** Factors in user-id order after `afterUserId`, for batch jobs that can stop and resume. */
   factorsAfter(afterUserId: string, limit: number): Promise<Factor[]>;
 
@@ -176,4 +189,4 @@ interface Store {
   audit(userId?: string): Promise<AuditEvent[]>;
 }
 
-export type { Store };
+export type { Reseal, Store };

@@ -3,7 +3,13 @@
 
 import type { Db } from './db.js';
 import { FACTOR_COLUMNS, type FactorRow, first, toFactor } from './rows.js';
-import type { Store } from './types.js';
+import type { Reseal, Store } from './types.js';
+
+/**
+ * resealFactors binds 3 parameters a change: 30,000 stays under SQLite's
+ * 32,766 (SQLITE_MAX_VARIABLE_NUMBER) and PostgreSQL's 65,535 bind parameters.
+ */
+const MAX_RESEALS_PER_CALL = 10_000;
 
 /** Bounds the search for key ids outside the ring (a ring holds at most 16). */
 const MAX_UNKNOWN_KEY_IDS = 32;
@@ -44,6 +50,27 @@ async function usageByKey(
   return counts;
 }
 
+/**
+ * Store.resealFactors: one UPDATE joined to the changes as a table of VALUES
+ * (SQLite 3.33+ and PostgreSQL both read UPDATE ... FROM), so a batch is one
+ * statement and one transaction, and each row is still replaced only if it
+ * holds the value read. On PostgreSQL a row another transaction changed
+ * meanwhile is re-checked against that condition after its commit (READ
+ * COMMITTED), so a concurrent enrollment or rotation is never overwritten.
+ */
+async function resealFactors(db: Db, changes: readonly Reseal[]): Promise<number> {
+  if (changes.length > MAX_RESEALS_PER_CALL) {
+    throw new RangeError(`resealFactors takes at most ${MAX_RESEALS_PER_CALL} changes, got ${changes.length}`);
+  }
+  if (changes.length === 0) return 0;
+  return db.run(
+    `WITH resealed (user_id, old_sealed, new_sealed) AS (VALUES ${changes.map(() => '(?, ?, ?)').join(', ')}) ` +
+      'UPDATE totp_factors SET sealed_secret = resealed.new_sealed FROM resealed ' +
+      'WHERE totp_factors.user_id = resealed.user_id AND totp_factors.sealed_secret = resealed.old_sealed',
+    changes.flatMap((c) => [c.userId, c.before, c.after]),
+  );
+}
+
 /** Store.prune, one table at a time. */
 async function prune(db: Db, now: number, limit: number): Promise<number> {
   let removed = 0;
@@ -62,7 +89,7 @@ async function prune(db: Db, now: number, limit: number): Promise<number> {
 
 type UpkeepMethods = Pick<
   Store,
-  'prune' | 'keyUsage' | 'factorSealedBy' | 'countFactors' | 'factorsAfter' | 'resealFactor'
+  'prune' | 'keyUsage' | 'factorSealedBy' | 'countFactors' | 'factorsAfter' | 'resealFactor' | 'resealFactors'
 >;
 
 function upkeep(db: Db): UpkeepMethods {
@@ -107,6 +134,7 @@ function upkeep(db: Db): UpkeepMethods {
         ])) === 1
       );
     },
+    resealFactors: (changes) => resealFactors(db, changes),
   };
 }
 
