@@ -6,11 +6,12 @@
 // address sends failed logins at the default rate limit and OWASP scrypt.
 //
 // Environment: BENCH_ONLY picks runs, comma-separated, of bare, sqlite,
-// postgres, flood (default: all); BENCH_SECONDS, each timed run (and each of
+// postgres (with pgbench's TPC-B beside it), flood (default: all); BENCH_SECONDS, each timed run (and each of
 // the flood's two phases), 10; BENCH_USERS, 40000; BENCH_SERVERS, 1;
 // BENCH_NODE_ARGS, for the otpkit processes of sqlite and postgres;
 // OTPKIT_TEST_POSTGRES_URL. E.g. BENCH_ONLY=flood npm run bench:server
 
+import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID, scryptSync } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -255,6 +256,37 @@ if (ONLY.includes('sqlite')) {
   }
 }
 
+/**
+ * PostgreSQL's own TPC-B-like benchmark, in its own scratch database, at the
+ * same connection count: what one write transaction costs PostgreSQL's CPU on
+ * this machine, to weigh a second step's cost against.
+ */
+async function pgbenchTpcB(): Promise<{ tps: number; cpuUsPerTransaction: number }> {
+  const name = `otpkit_pgbench_${Date.now()}`;
+  const admin = new pg.Client({ connectionString: POSTGRES_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  const url = new URL(POSTGRES_URL);
+  url.pathname = `/${name}`;
+  try {
+    execFileSync('pgbench', ['-i', '-q', '-s', '4', url.href], { stdio: 'ignore' });
+    const before = postgresCpuSeconds();
+    const out = execFileSync(
+      'pgbench',
+      ['-M', 'prepared', '-c', String(CONNECTIONS), '-j', '2', '-T', String(DURATION_SECONDS), url.href],
+      { encoding: 'utf8' },
+    );
+    const cpu = postgresCpuSeconds() - before;
+    const transactions = Number(/number of transactions actually processed: (\d+)/.exec(out)?.[1] ?? 0);
+    return { tps: transactions / DURATION_SECONDS, cpuUsPerTransaction: (cpu * 1e6) / Math.max(1, transactions) };
+  } finally {
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
+    await admin.end();
+  }
+}
+
+let pgbenchRatio: { otpkitUs: number; pgbench: { tps: number; cpuUsPerTransaction: number } } | undefined;
+
 if (ONLY.includes('postgres')) {
   const schema = `otpkit_bench_${Date.now()}`;
   const admin = new pg.Client({ connectionString: POSTGRES_URL });
@@ -262,14 +294,14 @@ if (ONLY.includes('postgres')) {
     await admin.connect();
     await admin.query(`CREATE SCHEMA ${schema}`);
     const url = `${POSTGRES_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
-    results.push(
-      await otpkitRun(
-        'otpkit second step, PostgreSQL',
-        openPostgres(POSTGRES_URL, { schema }),
-        { OTPKIT_DATABASE_URL: url },
-        postgresCpuSeconds,
-      ),
+    const otpkit = await otpkitRun(
+      'otpkit second step, PostgreSQL',
+      openPostgres(POSTGRES_URL, { schema }),
+      { OTPKIT_DATABASE_URL: url },
+      postgresCpuSeconds,
     );
+    results.push(otpkit);
+    pgbenchRatio = { otpkitUs: otpkit.cpuUs.database ?? 0, pgbench: await pgbenchTpcB() };
   } catch (error) {
     console.log(`PostgreSQL skipped: ${(error as Error).message}`);
   } finally {
@@ -301,6 +333,14 @@ if (results.length > 0) {
     );
   }
   console.log('Target: >= 2,000 completed second steps per second with p99 <= 20 ms at 10 connections.');
+}
+if (pgbenchRatio) {
+  const { otpkitUs, pgbench } = pgbenchRatio;
+  console.log(
+    `PostgreSQL's CPU per second step ${Math.round(otpkitUs)} us; per pgbench TPC-B transaction (-M prepared, ` +
+      `${CONNECTIONS} clients, ${Math.round(pgbench.tps)} tps) ${Math.round(pgbench.cpuUsPerTransaction)} us: ` +
+      `ratio ${(otpkitUs / pgbench.cpuUsPerTransaction).toFixed(2)} (target <= 1.2)`,
+  );
 }
 
 if (ONLY.includes('flood')) await passwordFlood(DURATION_SECONDS);

@@ -6,7 +6,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATABASES, freshPostgres, hasPostgres, type TestDb } from '../../../test/support/databases.js';
 import { migrate, migrations } from '../src/store/migrate.js';
 import {
-  type AttemptClaim,
   type BudgetPolicy,
   createStore,
   type NewSession,
@@ -53,13 +52,28 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
     return id;
   }
 
-  const claimLogin = (tokenHash: string, c: { now?: number; digits?: number | null } = {}) =>
-    store.claimLoginAttempt({
-      tokenHash,
-      now: c.now ?? NOW,
-      maxAttempts: 5,
-      digits: c.digits === undefined ? 6 : c.digits,
+  /** A live challenge's user and factor (read only). */
+  const liveChallenge = (tokenHash: string, now = NOW) => store.loginChallenge({ tokenHash, now, maxAttempts: 5 });
+  /** A checked second factor that failed, settled as the service settles it. */
+  const fail = (userId: string, challengeHash?: string, now = NOW) =>
+    store.settleSecondFactor({
+      userId,
+      now,
+      ...(challengeHash ? { challenge: { tokenHash: challengeHash, maxAttempts: 5 } } : {}),
+      outcome: {
+        passed: false,
+        failed: auditEvent(userId, 'second_factor_failed'),
+        locked: auditEvent(userId, 'second_factor_locked'),
+      },
     });
+  const auditEvent = (userId: string, type: 'second_factor_failed' | 'second_factor_locked') => ({
+    id: randomUUID(),
+    at: NOW,
+    type,
+    userId,
+    ip: null,
+    detail: type === 'second_factor_failed' ? { method: 'totp', reason: 'wrong' } : null,
+  });
 
   /** A pending factor's fields for putPendingFactor (the sealed secret is a stand-in). */
   const pendingFactor = (userId: string, id: string = randomUUID(), sealedSecret = 's') => ({
@@ -135,7 +149,12 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
 
   /** A passed second factor, settled as the service settles it. */
   const accept = (userId: string, spend: Spend, extra: { challengeHash?: string; session?: NewSession } = {}) =>
-    store.acceptSecondFactor({ userId, spend, now: NOW, audit: [], ...extra });
+    store.settleSecondFactor({
+      userId,
+      now: NOW,
+      ...(extra.challengeHash ? { challenge: { tokenHash: extra.challengeHash, maxAttempts: 5 } } : {}),
+      outcome: { passed: true, spend, ...(extra.session ? { session: extra.session } : {}), audit: [] },
+    });
   const session = (id: string, userId: string, expiresAt = NOW + 1000): NewSession => ({
     id,
     userId,
@@ -187,24 +206,6 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
     expect(await store.userByName(`x-${id}`)).toBeUndefined(); // the aborted batch's insert rolled back
   });
 
-  it('chains statements that read the rows of the ones before, all or nothing', async () => {
-    const [a, b] = [await user(), await user()];
-    const bump = {
-      name: 'bumped',
-      sql: 'UPDATE users SET failed_attempts = failed_attempts + 1 WHERE id IN (?, ?) RETURNING id, failed_attempts AS n',
-      params: [a, b],
-    };
-    const rows = await t.db.chain<{ id: string; n: number }>(
-      [bump, { name: 'none', sql: 'SELECT id FROM users WHERE id = ?', params: ['nobody'] }],
-      { sql: 'SELECT id, n FROM bumped WHERE id NOT IN (SELECT id FROM none) AND n = ? ORDER BY id', params: [1] },
-    );
-    expect(rows).toEqual([a, b].sort().map((id) => ({ id, n: 1 })));
-    await expect(
-      t.db.chain([bump, { name: 'broken', sql: 'SELECT no_such_column FROM bumped' }], { sql: 'SELECT 1' }),
-    ).rejects.toThrow();
-    expect((await store.userById(a))?.failedAttempts).toBe(1); // the failed chain's UPDATE rolled back
-  });
-
   it('lets a burst of 100 claims through the attempt budget 10 at a time, doubling the lock to 24 h, then for good', async () => {
     const userId = await user();
     let now = NOW;
@@ -221,30 +222,36 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
     expect(locks.slice(0, 9)).toEqual([15, 30, 60, 120, 240, 480, 960, 1440, 1440].map((m) => m * minute));
     expect((await store.claimAttempt(userId, now + 365 * 24 * 3_600_000)).ok).toBe(false);
     const factorId = await activeFactor(userId);
-    expect(await accept(userId, { factorId, counter: 6 })).toBe(true); // a success cannot lift a permanent lock
+    expect(await accept(userId, { factorId, counter: 6 })).toBe(false); // a pass does not count while locked for good
     expect((await store.claimAttempt(userId, now + 365 * 24 * 3_600_000)).ok).toBe(false);
     expect(await store.unlock(userId)).toBe(true);
     expect(await store.claimAttempt(userId, now)).toEqual({ ok: true, attempt: 1, locks: false });
   });
 
-  it('a success resets the count and lifts the lock the tenth claim set', async () => {
+  it('a pass counts only while the budget is open; then it resets the count', async () => {
     const userId = await user();
-    for (let i = 0; i < 10; i++) expect((await store.claimAttempt(userId, NOW)).ok).toBe(true);
-    expect((await store.claimAttempt(userId, NOW)).ok).toBe(false);
-    expect(await accept(userId, { factorId: await activeFactor(userId), counter: 6 })).toBe(true);
+    const factorId = await activeFactor(userId);
+    for (let i = 0; i < 9; i++) expect((await store.claimAttempt(userId, NOW)).ok).toBe(true);
+    expect(await accept(userId, { factorId, counter: 6 })).toBe(true);
     expect(await store.claimAttempt(userId, NOW)).toEqual({ ok: true, attempt: 1, locks: false });
+    for (let i = 2; i <= 10; i++) expect((await store.claimAttempt(userId, NOW)).ok).toBe(true);
+    expect(await accept(userId, { factorId, counter: 7 })).toBe(false); // locked: the code is not even spent
+    expect((await store.factor(userId))?.lastCounter).toBe(6);
   });
 
-  it('counts challenge attempts, and a challenge is used once', async () => {
+  it('counts challenge attempts when settled, and a challenge is used once', async () => {
     const userId = await user();
+    await activeFactor(userId, 5);
     await store.createChallenge({ tokenHash: `c-${userId}`, userId, now: NOW, expiresAt: NOW + 300_000 });
-    const claims = await Promise.all(Array.from({ length: 8 }, () => claimLogin(`c-${userId}`)));
-    expect(claims.filter((c) => c?.user.id === userId)).toHaveLength(5);
+    expect(await liveChallenge(`c-${userId}`)).toMatchObject({ user: { id: userId }, factor: { status: 'active' } });
+    const failures = await Promise.all(Array.from({ length: 8 }, () => fail(userId, `c-${userId}`)));
+    expect(failures.filter(Boolean)).toHaveLength(5); // five attempts a challenge
+    expect(await liveChallenge(`c-${userId}`)).toBeUndefined();
     await store.createChallenge({ tokenHash: `d-${userId}`, userId, now: NOW, expiresAt: NOW + 300_000 });
-    expect(await claimLogin(`d-${userId}`, { now: NOW + 300_000 })).toBeUndefined(); // expired
+    expect(await liveChallenge(`d-${userId}`, NOW + 300_000)).toBeUndefined(); // expired
     // Five fresh codes race on one challenge: one wins, and the losers' counters,
     // sessions and everything else roll back with their settlement.
-    const factorId = await activeFactor(userId, 5);
+    const factorId = (await store.factor(userId))!.id;
     const epoch = (await store.userById(userId))!.sessionEpoch; // turning 2FA on moved it on
     const uses = await Promise.all(
       [6, 7, 8, 9, 10].map((counter) =>
@@ -261,51 +268,30 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
     for (const counter of [6, 7, 8, 9, 10]) {
       expect((await store.liveSession(`s${counter}-${userId}`, NOW)) !== undefined).toBe(counter === winner);
     }
-    expect(await claimLogin(`d-${userId}`)).toBeUndefined(); // used
+    expect(await liveChallenge(`d-${userId}`)).toBeUndefined(); // used
   });
 
-  it('claims a login attempt from the budget only for an active factor and a code of its length', async () => {
-    const userId = await user();
-    const challenge = async (name: string) => {
-      await store.createChallenge({ tokenHash: `${name}-${userId}`, userId, now: NOW, expiresAt: NOW + 300_000 });
-      return `${name}-${userId}`;
-    };
-    const none = await claimLogin(await challenge('a'));
-    expect(none).toMatchObject({ user: { id: userId }, factor: undefined, attempt: undefined }); // no factor
-    await activeFactor(userId);
-    expect((await claimLogin(await challenge('b'), { digits: 8 }))?.attempt).toBeUndefined(); // 6-digit factor
-    expect((await claimLogin(await challenge('c'), { digits: 6 }))?.attempt).toEqual({
-      ok: true,
-      attempt: 1,
-      locks: false,
-    });
-    expect((await claimLogin(await challenge('d'), { digits: null }))?.attempt).toEqual({
-      ok: true,
-      attempt: 2,
-      locks: false,
-    });
-    for (let i = 3; i <= 10; i++) expect((await store.claimAttempt(userId, NOW)).ok).toBe(true);
-    const locked = await claimLogin(await challenge('e'));
-    expect(locked?.attempt).toEqual({ ok: false, lockedUntil: NOW + POLICY.firstLockMs, permanent: false });
-    expect(locked?.factor?.status).toBe('active');
-  });
-
-  it('claims the budget exactly for 40 racing login attempts, and returns the user as read before the claim', async () => {
+  it('settles exactly the budget of 40 racing failures on 40 challenges, numbering each and logging the one lock', async () => {
     const userId = await user();
     await activeFactor(userId);
-    const challenge = async (name: string) => {
-      await store.createChallenge({ tokenHash: `${name}-${userId}`, userId, now: NOW, expiresAt: NOW + 300_000 });
-      return `${name}-${userId}`;
-    };
-    const first = await claimLogin(await challenge('first'));
-    expect(first).toMatchObject({ user: { failedAttempts: 0 }, attempt: { ok: true, attempt: 1 } });
-    const hashes = await Promise.all(Array.from({ length: 20 }, (_, i) => challenge(`race${i}`)));
-    const claims = await Promise.all(hashes.flatMap((hash) => [claimLogin(hash), claimLogin(hash)]));
-    const won = claims.flatMap((c) => (c?.attempt?.ok ? [c.attempt.attempt] : []));
-    expect(won.sort((x, y) => x - y)).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10]);
-    const refused = { ok: false, lockedUntil: NOW + POLICY.firstLockMs, permanent: false };
-    expect(claims.filter((c) => c?.attempt?.ok === false).map((c) => c?.attempt)).toEqual(Array(31).fill(refused));
+    const hashes = await Promise.all(
+      Array.from({ length: 40 }, async (_, i) => {
+        await store.createChallenge({ tokenHash: `r${i}-${userId}`, userId, now: NOW, expiresAt: NOW + 300_000 });
+        return `r${i}-${userId}`;
+      }),
+    );
+    const settled = await Promise.all(hashes.map((hash) => fail(userId, hash)));
+    expect(settled.filter(Boolean)).toHaveLength(10);
     expect(await store.userById(userId)).toMatchObject({ failedAttempts: 10, lockedUntil: NOW + POLICY.firstLockMs });
+    const events = await store.audit(userId);
+    const attempts = events.filter((e) => e.type === 'second_factor_failed').map((e) => e.detail?.attempt);
+    expect(attempts.sort((x, y) => Number(x) - Number(y))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(events.filter((e) => e.type === 'second_factor_locked')).toEqual([
+      expect.objectContaining({ detail: { attempts: 10 } }),
+    ]);
+    // Each challenge spent one of its five attempts, the refused ones too: all are still live.
+    const live = await Promise.all(hashes.map((hash) => liveChallenge(hash)));
+    expect(live.filter(Boolean)).toHaveLength(40);
   });
 
   it('rotates refresh tokens once, and a reused one revokes its session', async () => {
@@ -357,8 +343,8 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
     }
     expect(removed).toBeGreaterThanOrEqual(15); // 5 challenges, 5 sessions, their 5 refresh tokens
     expect((await store.liveSession(`live-s-${userId}`, later)) !== undefined).toBe(true);
-    expect(await claimLogin(`live-c-${userId}`, { now: later })).toBeDefined();
-    expect(await claimLogin(`old-c0-${userId}`, { now: NOW - 1 })).toBeUndefined(); // gone, not just expired
+    expect(await liveChallenge(`live-c-${userId}`, later)).toBeDefined();
+    expect(await liveChallenge(`old-c0-${userId}`, NOW - 1)).toBeUndefined(); // gone, not just expired
   });
 
   it('claims password attempts before the KDF: the limit holds for a burst, a refund gives one back, the window ends', async () => {
@@ -370,29 +356,6 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
     expect((await store.claimPasswordAttempt(userId, NOW + 1)).ok).toBe(true);
     expect((await store.claimPasswordAttempt(userId, NOW + 2)).ok).toBe(false);
     expect((await store.claimPasswordAttempt(userId, NOW + PASSWORDS.windowMs)).ok).toBe(true); // a new window
-  });
-
-  it('refunds a claimed second-factor attempt exactly, lifting the lock (or permanent lock) it set', async () => {
-    const userId = await user();
-    const claims: AttemptClaim[] = [];
-    for (let i = 0; i < 10; i++) claims.push(await store.claimAttempt(userId, NOW));
-    expect(claims[9]).toEqual({ ok: true, attempt: 10, locks: true });
-    expect((await store.claimAttempt(userId, NOW)).ok).toBe(false);
-    await store.refundAttempt(userId);
-    expect(await store.userById(userId)).toMatchObject({ failedAttempts: 9, lockedUntil: 0 });
-    expect(await store.claimAttempt(userId, NOW)).toEqual({ ok: true, attempt: 10, locks: true });
-    // The second lock is twice the first; the hundredth wrong code locks for good.
-    const second = NOW + POLICY.firstLockMs;
-    for (let i = 11; i <= 20; i++) await store.claimAttempt(userId, second);
-    expect((await store.userById(userId))?.lockedUntil).toBe(second + 2 * POLICY.firstLockMs);
-    let at = second;
-    while (((await store.userById(userId))?.failedAttempts ?? 0) < POLICY.permanentAfter) {
-      at = Math.max(at + 1, (await store.userById(userId))!.lockedUntil);
-      await store.claimAttempt(userId, at);
-    }
-    expect(await store.userById(userId)).toMatchObject({ lockedPermanently: true });
-    await store.refundAttempt(userId);
-    expect(await store.userById(userId)).toMatchObject({ lockedPermanently: false, failedAttempts: 99 });
   });
 
   it('tells which key ids stored secrets and unused backup codes depend on, also ids outside the ring', async () => {

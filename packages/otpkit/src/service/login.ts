@@ -82,27 +82,20 @@ function login(c: Context): Pick<Service, 'login' | 'loginVerify'> {
     },
 
     async loginVerify(challenge, input, context) {
-      const challengeHash = hashToken(challenge);
-      const found = await store.claimLoginAttempt({
-        tokenHash: challengeHash,
-        now: c.nowMs(),
-        maxAttempts: config.challengeMaxAttempts,
-        digits: codeDigits(input),
-      });
+      codeDigits(input); // a malformed code is refused before anything is read or counted
+      const tokenHash = hashToken(challenge);
+      const maxAttempts = config.challengeMaxAttempts;
+      const found = await store.loginChallenge({ tokenHash, now: c.nowMs(), maxAttempts });
       if (!found)
         throw new ServiceError('CHALLENGE_INVALID', 'the login challenge is unknown, used, expired or out of attempts');
-      const userId = found.user.id;
       const method = input.code !== undefined ? 'totp' : 'backup_code';
       const session = c.newSession(found.user, ['pwd', method === 'totp' ? 'otp' : 'backup']);
-      const event = c.event('login', userId, context, { secondFactor: method });
-      await checkSecondFactor(
-        c,
-        found,
-        input,
-        context,
-        { challengeHash, session: session.row, audit: [event] },
-        found.attempt,
-      );
+      const audit = [c.event('login', found.user.id, context, { secondFactor: method })];
+      await checkSecondFactor(c, found, input, context, {
+        challenge: { tokenHash, maxAttempts },
+        session: session.row,
+        audit,
+      });
       return c.tokensFor(session);
     },
   };

@@ -19,8 +19,25 @@ type AuditRow = {
   detail: string | null;
 };
 
-function audit(db: Db): Pick<Store, 'addAudit' | 'audit'> {
+const toEvent = (r: AuditRow): AuditEvent => ({
+  id: r.id,
+  at: Number(r.at),
+  type: r.type,
+  userId: r.user_id,
+  ip: r.ip,
+  detail: r.detail === null ? null : (JSON.parse(r.detail) as Record<string, unknown>),
+});
+
+function audit(db: Db): Pick<Store, 'addAudit' | 'audit' | 'auditByIds'> {
   return {
+    async auditByIds(ids) {
+      if (ids.length === 0) return [];
+      const rows = await db.all<AuditRow>(
+        `SELECT id, at, type, user_id, ip, detail FROM audit_events WHERE id IN (${ids.map(() => '?').join(', ')}) ORDER BY at, id`,
+        ids,
+      );
+      return rows.map(toEvent);
+    },
     async addAudit(e) {
       const { sql, params } = auditStatement(e);
       await db.run(sql, params);
@@ -32,14 +49,7 @@ function audit(db: Db): Pick<Store, 'addAudit' | 'audit'> {
           : 'SELECT id, at, type, user_id, ip, detail FROM audit_events WHERE user_id = ? ORDER BY at, id',
         userId === undefined ? [] : [userId],
       );
-      return rows.map((r) => ({
-        id: r.id,
-        at: Number(r.at),
-        type: r.type,
-        userId: r.user_id,
-        ip: r.ip,
-        detail: r.detail === null ? null : (JSON.parse(r.detail) as Record<string, unknown>),
-      }));
+      return rows.map(toEvent);
     },
   };
 }

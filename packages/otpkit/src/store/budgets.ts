@@ -11,7 +11,7 @@ import type { AttemptClaim, BudgetPolicy, PasswordPolicy } from './values.js';
  * The lock each claim that reaches a multiple of attemptsPerLock sets: its
  * length is a CASE over the lock's number (firstLockMs, doubled each time, up
  * to maxLockMs), written from the policy's whole numbers. Everything about the
- * budget follows from failed_attempts, so refunding an attempt undoes it exactly.
+ * budget follows from failed_attempts alone.
  */
 function lockLengthSql(policy: BudgetPolicy, attempt: string): string {
   const whens: string[] = [];
@@ -60,40 +60,13 @@ async function lockOf(db: Db, userId: string): Promise<AttemptClaim> {
   };
 }
 
-/** A success: the count starts again and a lock lifts, but not a permanent one. */
-const resetAttempts = (userId: string): Statement => ({
-  sql: 'UPDATE users SET failed_attempts = 0, locked_until = 0 WHERE id = ? AND locked_permanently = 0',
-  params: [userId],
-});
-
 /** Gives back a claimed password attempt (see claimPasswordAttempt). */
 const passwordRefund = (userId: string): Statement => ({
   sql: 'UPDATE users SET password_failures = password_failures - 1 WHERE id = ? AND password_failures > 0',
   params: [userId],
 });
 
-/** refundAttempt's statements: the lock that attempt set goes with it, since the budget follows from the count. */
-function attemptRefund(policy: BudgetPolicy, userId: string, challengeHash: string | undefined): Statement[] {
-  return [
-    {
-      sql: `UPDATE users SET failed_attempts = failed_attempts - 1,
-              locked_until = CASE WHEN failed_attempts % ${policy.attemptsPerLock} = 0 THEN 0 ELSE locked_until END,
-              locked_permanently = CASE WHEN failed_attempts = ${policy.permanentAfter} THEN 0 ELSE locked_permanently END
-            WHERE id = ? AND failed_attempts > 0`,
-      params: [userId],
-    },
-    ...(challengeHash === undefined
-      ? []
-      : [
-          {
-            sql: 'UPDATE login_challenges SET attempts = attempts - 1 WHERE token_hash = ? AND attempts > 0',
-            params: [challengeHash],
-          },
-        ]),
-  ];
-}
-
-type BudgetMethods = Pick<Store, 'claimAttempt' | 'refundAttempt' | 'claimPasswordAttempt' | 'refundPasswordAttempt'>;
+type BudgetMethods = Pick<Store, 'claimAttempt' | 'claimPasswordAttempt' | 'refundPasswordAttempt'>;
 
 function budgets(db: Db, policy: BudgetPolicy, passwords: PasswordPolicy): BudgetMethods {
   return {
@@ -105,9 +78,6 @@ function budgets(db: Db, policy: BudgetPolicy, passwords: PasswordPolicy): Budge
         [...claim.setParams, userId, ...claim.openParams],
       );
       return row ? claimed(row, now) : lockOf(db, userId);
-    },
-    async refundAttempt(userId, challengeHash) {
-      await db.batch(attemptRefund(policy, userId, challengeHash));
     },
     // A success gives the claimed failure back (passwordRefund, in the same
     // transaction as the challenge or session it makes).
@@ -137,5 +107,4 @@ function budgets(db: Db, policy: BudgetPolicy, passwords: PasswordPolicy): Budge
   };
 }
 
-export type { ClaimedRow };
-export { budgetClaim, budgets, claimed, lockOf, passwordRefund, resetAttempts };
+export { budgetClaim, budgets, passwordRefund };

@@ -1,73 +1,101 @@
-// The login's second step: its challenges (login_challenges), the attempt
-// claimed before a code is looked at, and the one transaction that settles a
-// second factor that passed (at sign-in or on a signed-in user's check).
+// The login's second step: its challenges (login_challenges), read before a
+// code is looked at, and the one transaction that settles a checked second
+// factor, at sign-in or on a signed-in user's check: the attempt counted
+// against the challenge and the account's budget, and what a pass spends and opens.
 
 import { auditStatement } from './audit.js';
 import { consumeBackupCode } from './backup-codes.js';
-import { budgetClaim, type ClaimedRow, claimed, lockOf, passwordRefund, resetAttempts } from './budgets.js';
-import type { Db, Statement } from './db.js';
+import { budgetClaim, passwordRefund } from './budgets.js';
+import type { Db, Statement, Step } from './db.js';
 import { claimCounter } from './factors.js';
-import { toUserWithFactor, USER_WITH_FACTOR, type UserWithFactorRow } from './rows.js';
+import { first, toUserWithFactor, USER_WITH_FACTOR, type UserWithFactorRow } from './rows.js';
 import { newSession } from './sessions.js';
 import type { Store } from './types.js';
-import type { BudgetPolicy, Factor } from './values.js';
+import type { AuditEvent, BudgetPolicy } from './values.js';
 
-/** Uses up a login challenge: only one racing caller changes the row. */
-const consumeChallenge = (tokenHash: string, now: number): Statement => ({
-  sql: 'UPDATE login_challenges SET used_at = ? WHERE token_hash = ? AND used_at IS NULL',
-  params: [now, tokenHash],
-  expectChanges: 1,
-});
+type Settle = Parameters<Store['settleSecondFactor']>[0];
 
-type ClaimLogin = Parameters<Store['claimLoginAttempt']>[0];
-type ClaimedLoginRow = UserWithFactorRow & { [K in keyof ClaimedRow as `a_${K}`]: ClaimedRow[K] | null };
-
-/**
- * Store.claimLoginAttempt as one chain (see Db.chain: on PostgreSQL one
- * statement, since round trips are its cost): the challenge's attempt (c),
- * its user and factor as read before the claim (found), and the budget's
- * claim (a), made only if the factor is on and takes codes of this length.
- */
-async function claimLoginAttempt(db: Db, policy: BudgetPolicy, c: ClaimLogin) {
-  const claim = budgetClaim(policy, c.now);
-  const [row] = await db.chain<ClaimedLoginRow>(
-    [
-      {
-        name: 'c',
-        sql: `UPDATE login_challenges SET attempts = attempts + 1
-              WHERE token_hash = ? AND used_at IS NULL AND expires_at > ? AND attempts < ?
-              RETURNING user_id`,
-        params: [c.tokenHash, c.now, c.maxAttempts],
-      },
-      { name: 'found', sql: `SELECT ${USER_WITH_FACTOR} WHERE u.id = (SELECT user_id FROM c)` },
-      {
-        name: 'a',
-        sql: `UPDATE users SET ${claim.set}
-              WHERE id = (SELECT user_id FROM c) AND ${claim.open} AND EXISTS (
-                SELECT 1 FROM totp_factors f
-                WHERE f.user_id = users.id AND f.status = 'active' AND f.digits = COALESCE(?, f.digits))
-              RETURNING failed_attempts, locked_until`,
-        params: [...claim.setParams, ...claim.openParams, c.digits],
-      },
-    ],
-    {
-      sql: 'SELECT a.failed_attempts AS a_failed_attempts, a.locked_until AS a_locked_until, found.* FROM found LEFT JOIN a ON TRUE',
-    },
-  );
-  if (!row) return undefined;
-  const found = toUserWithFactor(row);
-  const takes = (factor: Factor | undefined) =>
-    factor?.status === 'active' && (c.digits === null || factor.digits === c.digits);
-  // No row from `a` means either no claim was due or a lock refused it.
-  if (!takes(found.factor)) return { ...found, attempt: undefined };
-  const attempt =
-    row.a_failed_attempts === null
-      ? await lockOf(db, found.user.id)
-      : claimed({ failed_attempts: row.a_failed_attempts, locked_until: row.a_locked_until! }, c.now);
-  return { ...found, attempt };
+/** A pass's attempt on its challenge, and the challenge's single use: only while it is live. */
+function challengeUse(c: NonNullable<Settle['challenge']>, now: number): Statement {
+  return {
+    sql: `UPDATE login_challenges SET attempts = attempts + 1, used_at = ?
+          WHERE token_hash = ? AND used_at IS NULL AND expires_at > ? AND attempts < ?`,
+    params: [now, c.tokenHash, now, c.maxAttempts],
+    expectChanges: 1,
+  };
 }
 
-type LoginMethods = Pick<Store, 'createChallenge' | 'claimLoginAttempt' | 'acceptSecondFactor'>;
+/** The audit event `e` as an INSERT ... SELECT from the claim `a`, its detail ending with the attempt's number. */
+function attemptEvent(name: string, e: AuditEvent, key: string, when = 'TRUE'): Step {
+  const prefix = JSON.stringify({ ...e.detail, [key]: 0 }).replace(/0}$/, '');
+  return {
+    name,
+    sql: `INSERT INTO audit_events (id, at, type, user_id, ip, detail)
+          SELECT ?, ?, ?, ?, ?, ? || CAST(failed_attempts AS TEXT) || '}' FROM a WHERE ${when} RETURNING id`,
+    params: [e.id, e.at, e.type, e.userId, e.ip, prefix],
+  };
+}
+
+/** Store.settleSecondFactor for a pass: one batch, all or nothing. */
+function passed(s: Settle & { outcome: { passed: true } }): Statement[] {
+  const { spend, session, audit } = s.outcome;
+  return [
+    ...(s.challenge ? [challengeUse(s.challenge, s.now)] : []),
+    'counter' in spend
+      ? claimCounter(s.userId, spend.factorId, spend.counter)
+      : consumeBackupCode(spend.backupCodeId, s.now),
+    // A pass counts only while the budget is open; it resets the count and lifts a lock it outlived.
+    {
+      sql: `UPDATE users SET failed_attempts = 0, locked_until = 0
+            WHERE id = ? AND locked_permanently = 0 AND locked_until <= ?`,
+      params: [s.userId, s.now],
+      expectChanges: 1,
+    },
+    ...audit.map(auditStatement),
+    ...(session ? newSession(session) : []),
+  ];
+}
+
+/**
+ * Store.settleSecondFactor for a failure: one chain (on PostgreSQL one
+ * statement). The challenge's attempt (c) comes first, so no challenge is
+ * answered more codes than its attempts; the account's claim (a) only with
+ * it; the events follow from the claim's returned row, so each carries the
+ * number this claim made (exact under races, where a snapshot read would not
+ * be), and the lock event is written only by the claim that locks. A claim a
+ * lock refuses leaves the challenge's attempt spent, as a sign-in against a
+ * locked account should.
+ */
+async function failed(db: Db, policy: BudgetPolicy, s: Settle & { outcome: { passed: false } }): Promise<boolean> {
+  const claim = budgetClaim(policy, s.now);
+  const c = s.challenge;
+  const rows = await db.chain(
+    [
+      ...(c
+        ? [
+            {
+              name: 'c',
+              sql: `UPDATE login_challenges SET attempts = attempts + 1
+                    WHERE token_hash = ? AND used_at IS NULL AND expires_at > ? AND attempts < ? RETURNING 1 AS counted`,
+              params: [c.tokenHash, s.now, c.maxAttempts],
+            },
+          ]
+        : []),
+      {
+        name: 'a',
+        sql: `UPDATE users SET ${claim.set} WHERE id = ? AND ${claim.open}${c ? ' AND EXISTS (SELECT 1 FROM c)' : ''}
+              RETURNING failed_attempts, locked_until`,
+        params: [...claim.setParams, s.userId, ...claim.openParams],
+      },
+      attemptEvent('e1', s.outcome.failed, 'attempt'),
+      attemptEvent('e2', s.outcome.locked, 'attempts', `failed_attempts % ${policy.attemptsPerLock} = 0`),
+    ],
+    { sql: 'SELECT failed_attempts FROM a' },
+  );
+  return rows.length > 0;
+}
+
+type LoginMethods = Pick<Store, 'createChallenge' | 'loginChallenge' | 'settleSecondFactor'>;
 
 function login(db: Db, policy: BudgetPolicy): LoginMethods {
   return {
@@ -80,18 +108,19 @@ function login(db: Db, policy: BudgetPolicy): LoginMethods {
         passwordRefund(c.userId),
       ]);
     },
-    claimLoginAttempt: (c) => claimLoginAttempt(db, policy, c),
-    async acceptSecondFactor(a) {
-      return db.batch([
-        'counter' in a.spend
-          ? claimCounter(a.userId, a.spend.factorId, a.spend.counter)
-          : consumeBackupCode(a.spend.backupCodeId, a.now),
-        ...(a.challengeHash === undefined ? [] : [consumeChallenge(a.challengeHash, a.now)]),
-        resetAttempts(a.userId),
-        ...a.audit.map(auditStatement),
-        ...(a.session ? newSession(a.session) : []),
-      ]);
+    async loginChallenge(c) {
+      const row = await first<UserWithFactorRow>(
+        db,
+        `SELECT ${USER_WITH_FACTOR} JOIN login_challenges ch ON ch.user_id = u.id
+         WHERE ch.token_hash = ? AND ch.used_at IS NULL AND ch.expires_at > ? AND ch.attempts < ?`,
+        [c.tokenHash, c.now, c.maxAttempts],
+      );
+      return row && toUserWithFactor(row);
     },
+    settleSecondFactor: (s) =>
+      s.outcome.passed
+        ? db.batch(passed({ ...s, outcome: s.outcome }))
+        : failed(db, policy, { ...s, outcome: s.outcome }),
   };
 }
 

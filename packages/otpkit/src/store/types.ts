@@ -48,13 +48,6 @@ interface Store {
    */
   claimAttempt(userId: string, now: number): Promise<AttemptClaim>;
   /**
-   * Gives back an attempt claimed for a check that then failed on our side
-   * (a 5xx): one fewer wrong code, and the lock or permanent lock that
-   * attempt set is lifted, since the budget follows from the count alone.
-   * The login challenge's attempt, if any, is given back too.
-   */
-  refundAttempt(userId: string, challengeHash?: string): Promise<void>;
-  /**
    * The password step's throttle: claims a failure before the KDF runs (a
    * success gives it back), so a burst cannot try more passwords than the
    * limit. A window starts at the first failure after the last one ended.
@@ -105,33 +98,29 @@ interface Store {
 
   /** A login challenge after a right password, which gives its claimed password attempt back. */
   createChallenge(c: { tokenHash: string; userId: string; now: number; expiresAt: number }): Promise<void>;
+  /** A live login challenge's user and factor (unknown, used, expired or out of attempts: undefined); counts nothing. */
+  loginChallenge(c: { tokenHash: string; now: number; maxAttempts: number }): Promise<UserWithFactor | undefined>;
   /**
-   * The login's second step before its code is looked at: counts an attempt
-   * on a live challenge (undefined if it is used, expired, unknown or out of
-   * attempts) and returns its user and factor with the account's attempt
-   * claimed, if the factor is on and takes codes of `digits` digits (null: a
-   * backup code); otherwise nothing is claimed and `attempt` is undefined.
+   * Settles a second factor that was read and checked, in one transaction
+   * (on PostgreSQL one statement), all or nothing: false, with nothing
+   * changed, when any of its conditions no longer holds. It counts an attempt
+   * on the login challenge, if any, while it is live. A pass needs the
+   * account's budget open, resets it, spends the counter or backup code
+   * (exactly one racing caller can), uses up the challenge, stores the audit
+   * events and opens the session. A failure claims an attempt from the open
+   * budget (the claim that reaches the limit sets the lock) and stores
+   * `failed`, and `locked` if this attempt locks, each with the attempt's
+   * number appended to its detail (`attempt`, `attempts`). So no code is
+   * answered that was not counted, and a burst is answered no more wrong
+   * codes than the budget allows.
    */
-  claimLoginAttempt(c: {
-    tokenHash: string;
-    now: number;
-    maxAttempts: number;
-    digits: number | null;
-  }): Promise<(UserWithFactor & { attempt: AttemptClaim | undefined }) | undefined>;
-  /**
-   * A second factor passed: spends the counter or backup code (exactly one
-   * racing caller can), uses up the login challenge, resets the attempt
-   * budget, records the audit events and opens the session, all in one
-   * transaction. False, with nothing changed, if the spend or the
-   * challenge was already taken.
-   */
-  acceptSecondFactor(a: {
+  settleSecondFactor(s: {
     userId: string;
-    spend: Spend;
-    challengeHash?: string;
-    session?: NewSession;
-    audit: AuditEvent[];
     now: number;
+    challenge?: { tokenHash: string; maxAttempts: number };
+    outcome:
+      | { passed: true; spend: Spend; session?: NewSession; audit: AuditEvent[] }
+      | { passed: false; failed: AuditEvent; locked: AuditEvent };
   }): Promise<boolean>;
 
   // Sessions and refresh tokens (sessions.ts)
@@ -185,6 +174,8 @@ interface Store {
   // Audit (audit.ts)
 
   addAudit(e: AuditEvent): Promise<void>;
+  /** The stored events among these ids (those a failed second factor's settle wrote). */
+  auditByIds(ids: string[]): Promise<AuditEvent[]>;
   /** Stored events, oldest first: all of them, or one user's. */
   audit(userId?: string): Promise<AuditEvent[]>;
 }
