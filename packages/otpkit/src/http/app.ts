@@ -1,15 +1,17 @@
 // buildApp(deps): the standalone otpkit server as a Fastify instance: the
-// route table with otpkit's own accounts, the web UI, the OpenAPI document
-// and /healthz. It never listens; main/ does, and the tests use app.inject().
+// route table with otpkit's own accounts, the web UI, the OpenAPI document,
+// /healthz, /readyz and (when asked) /metrics; and how it drains when closed.
+// It never listens; main/ does, and the tests use app.inject().
 
 import type { Socket } from 'node:net';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyBaseLogger } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Service } from '../service/index.js';
 import { answerClientError, errorHandler, installErrorHandler } from './errors.js';
 import { otpkitFastify } from './fastify.js';
 import { BODY_LIMIT_BYTES } from './handler.js';
+import { type Metrics, metricsRoute } from './metrics.js';
 import type { Throttle } from './throttle.js';
 import { webPages } from './web.js';
 
@@ -30,7 +32,21 @@ interface AppOptions {
   trustProxy?: false | number | string[];
   /** How long a connection may send nothing while a request is due (30 s by default); then 408 and closed. */
   requestTimeoutMs?: number;
+  /**
+   * What GET /readyz waits on (the database; Redis, when the throttle uses
+   * it): each resolves when its service answers, or rejects with an error
+   * the one table answers 503 (DatabaseUnavailable: DATABASE_UNAVAILABLE).
+   * None: /readyz answers ready while the process runs.
+   */
+  readiness?: readonly ReadinessCheck[];
+  /** Counts requests, latencies and second-step outcomes; none: nothing counted. */
+  metrics?: Metrics;
+  /** Serve GET /metrics on this app too (OTPKIT_METRICS=1); else main/ serves it on a listener of its own, or nowhere. */
+  metricsRoute?: boolean;
 }
+
+/** Resolves when a service the server needs answers; rejects when it does not. */
+type ReadinessCheck = () => Promise<void>;
 
 /** A request's headers and body must arrive within this; otpkit's bodies are a few hundred bytes. */
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -46,6 +62,13 @@ const SECURITY_HEADERS = {
 const DOCS_CSP =
   "default-src 'self'; base-uri 'self'; img-src 'self' data:; object-src 'none'; script-src 'self'; " +
   "script-src-attr 'none'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'";
+
+/**
+ * While closing, idle keep-alive connections are closed this often: one whose
+ * answer began before the close goes idle after it, and would otherwise hold
+ * the close until its keep-alive timeout (72 s).
+ */
+const DRAIN_SWEEP_MS = 50;
 
 /**
  * A socket idle past the timeout: if no answer has begun, say 408 in the coded
@@ -80,12 +103,23 @@ async function buildApp(options: AppOptions) {
     frameworkErrors: (error, request, reply) => errorHandler(error, request, reply),
     // A connection that stalls (headers, then a body that never comes) is answered 408 and closed; see below.
     connectionTimeout: options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
+    // Closing, a request that comes on a kept-alive connection is served (then the connection closes, below),
+    // not refused with Fastify's own 503 in another shape.
+    return503OnClosing: false,
   });
   app.server.on('timeout', answerStalled);
   installErrorHandler(app);
+  let draining = false;
   app.addHook('onSend', async (_request, reply) => {
     reply.headers(SECURITY_HEADERS);
+    // Closing: this answer is the connection's last, so a keep-alive client opens a new one (refused) and
+    // never sends on a socket we are about to close.
+    if (draining) reply.header('connection', 'close');
   });
+  drainOnClose(app, () => {
+    draining = true;
+  });
+  options.metrics?.instrument(app);
 
   await app.register(swagger, {
     openapi: {
@@ -102,7 +136,14 @@ async function buildApp(options: AppOptions) {
     uiConfig: { validatorUrl: null },
     staticCSP: DOCS_CSP,
   });
+  // Liveness: the process answers. Readiness: so do the services it needs (a load balancer's check).
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  const checks = options.readiness ?? [];
+  app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
+    await Promise.all(checks.map((check) => check())); // a rejection: the error handler's coded 503
+    return reply.header('cache-control', 'no-store').send({ status: 'ready' });
+  });
+  if (options.metrics && options.metricsRoute) await app.register(metricsRoute, { metrics: options.metrics });
   await app.register(webPages);
   await app.register(otpkitFastify, {
     service: options.service,
@@ -112,7 +153,22 @@ async function buildApp(options: AppOptions) {
   return app;
 }
 
+/**
+ * close() stops accepting at once and waits for the requests in flight
+ * (Fastify); while it waits, every answer says Connection: close (above)
+ * and idle keep-alive connections are closed with a FIN, never reset.
+ */
+function drainOnClose(app: FastifyInstance, start: () => void): void {
+  let sweep: ReturnType<typeof setInterval> | undefined;
+  app.addHook('preClose', async () => {
+    start();
+    sweep = setInterval(() => app.server.closeIdleConnections(), DRAIN_SWEEP_MS);
+    sweep.unref();
+  });
+  app.addHook('onClose', async () => clearInterval(sweep));
+}
+
 type App = Awaited<ReturnType<typeof buildApp>>;
 
-export type { App, AppOptions };
+export type { App, AppOptions, ReadinessCheck };
 export { buildApp };

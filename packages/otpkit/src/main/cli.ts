@@ -7,8 +7,11 @@ import { chmod, writeFile } from 'node:fs/promises';
 import pino from 'pino';
 import { runCli } from '../cli/index.js';
 import { DatabaseUnavailable } from '../store/db.js';
-import { compose } from './compose.js';
+import { type Composed, compose } from './compose.js';
 import { readConfig, StartError } from './config.js';
+
+/** Past the shutdown timeout, the connections are cut; if closing still hangs this much later, exit anyway. */
+const HARD_STOP_GRACE_MS = 5_000;
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -33,6 +36,50 @@ async function orStop<T>(start: () => Promise<T>): Promise<T> {
     }
     throw error;
   }
+}
+
+/**
+ * SIGTERM or SIGINT: stop accepting, let the requests in flight finish (up to
+ * the timeout; then cut their connections), close the pools, exit 0 (1 if
+ * anything was cut). A second signal cuts at once.
+ */
+function stopOnSignals(composed: Composed, timeoutMs: number): void {
+  let stopping = false;
+  let cut = false;
+  const cutConnections = () => {
+    cut = true;
+    composed.app.server.closeAllConnections();
+    composed.metricsApp?.server.closeAllConnections();
+  };
+  const stop = (signal: string) => {
+    if (stopping) {
+      say(`${signal} again: closing every connection now`);
+      cutConnections();
+      return;
+    }
+    stopping = true;
+    say(`${signal}: finishing the requests in flight (at most ${timeoutMs} ms), then stopping`);
+    const deadline = setTimeout(() => {
+      say(`requests still running after ${timeoutMs} ms (OTPKIT_SHUTDOWN_TIMEOUT_MS): closing their connections`);
+      cutConnections();
+    }, timeoutMs);
+    setTimeout(() => {
+      say('could not close in time: exiting');
+      process.exit(1);
+    }, timeoutMs + HARD_STOP_GRACE_MS).unref();
+    composed.close().then(
+      () => {
+        clearTimeout(deadline);
+        process.exit(cut ? 1 : 0);
+      },
+      (error: unknown) => {
+        say(`stopping failed: ${error instanceof Error ? error.message : String(error)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
 }
 
 // Around the whole command: serve's and openService's start-up, and an admin
@@ -61,17 +108,16 @@ process.exitCode = await orStop(() =>
         redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'],
       });
       const composed = await compose(config, { say, logger });
-      const address = await composed.app.listen({
-        port: overrides.port ?? config.port,
-        host: overrides.host ?? config.host,
-      });
+      stopOnSignals(composed, config.shutdownTimeoutMs);
+      const host = overrides.host ?? config.host;
+      const address = await composed.app.listen({ port: overrides.port ?? config.port, host });
       const where = config.databaseUrl ? 'PostgreSQL' : `SQLite in ${config.dataDir}`;
       say(`data: ${where}; API docs at ${address}/docs`);
-      for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-        process.once(signal, () => {
-          void composed.close().then(() => process.exit(0));
-        });
-      }
+      if (composed.metricsApp && typeof config.metrics === 'object') {
+        // Its own port, on the API's host (127.0.0.1 unless HOST or --host says otherwise).
+        const metricsAddress = await composed.metricsApp.listen({ port: config.metrics.port, host });
+        say(`metrics at ${metricsAddress}/metrics`);
+      } else if (composed.metrics) say(`metrics at ${address}/metrics`);
       return address;
     },
   }),

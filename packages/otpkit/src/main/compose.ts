@@ -6,7 +6,8 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { generateKeyRingEntry, type KeyRing, parseKeyRing } from '@otpkit/core';
 import type { FastifyBaseLogger } from 'fastify';
-import { type App, buildApp } from '../http/app.js';
+import { type App, buildApp, type ReadinessCheck } from '../http/app.js';
+import { buildMetricsApp, createMetrics, type Metrics } from '../http/metrics.js';
 import { memoryThrottle, type Throttle } from '../http/throttle.js';
 import { ServiceError } from '../service/errors.js';
 import { createService, type Service } from '../service/index.js';
@@ -70,7 +71,7 @@ interface ComposeOptions {
   onEvent?: (event: AuditEvent) => void | Promise<void>;
 }
 
-/** What compose opens: close() it when done (it stops the sweep, the app and the database). */
+/** What compose opens: close() it when done (it stops the sweep, drains the app, closes the database). */
 interface Composed {
   db: Db;
   ring: KeyRing;
@@ -80,6 +81,10 @@ interface Composed {
   throttle: Throttle | undefined;
   /** The standalone server (routes, web UI, docs); never listening until you call listen(). */
   app: App;
+  /** The Prometheus registry and counters; undefined unless OTPKIT_METRICS=1 or OTPKIT_METRICS_PORT is set. */
+  metrics: Metrics | undefined;
+  /** GET /metrics alone, for OTPKIT_METRICS_PORT (main/cli.ts listens on it); undefined otherwise. */
+  metricsApp: Awaited<ReturnType<typeof buildMetricsApp>> | undefined;
   /** Migrations this start applied. */
   applied: string[];
   close(): Promise<void>;
@@ -123,6 +128,13 @@ async function compose(config: Config, options: ComposeOptions): Promise<Compose
     },
     config.passwordFailures,
   );
+  const metrics =
+    config.metrics === false
+      ? undefined
+      : createMetrics({
+          nowSeconds: () => performance.now() / 1000,
+          ...(db.pool ? { pool: db.pool } : {}),
+        });
   const tokens = createTokenSigner(tokenKey, {
     issuer: config.issuer,
     audience: 'otpkit',
@@ -148,6 +160,7 @@ async function compose(config: Config, options: ComposeOptions): Promise<Compose
       passwordHashConcurrency: config.passwordHashConcurrency,
     },
     onEvent: async (event) => {
+      metrics?.observeEvent(event);
       options.logger?.info({ audit: { type: event.type, userId: event.userId } }, 'audit');
       await options.onEvent?.(event);
     },
@@ -157,6 +170,7 @@ async function compose(config: Config, options: ComposeOptions): Promise<Compose
   try {
     await service.checkKeys();
   } catch (error) {
+    metrics?.close();
     await db.close();
     if (error instanceof ServiceError) throw new StartError(`OTPKIT_KEYS: ${error.message}`);
     throw error;
@@ -165,12 +179,17 @@ async function compose(config: Config, options: ComposeOptions): Promise<Compose
     config.rateLimitPerMinute === false
       ? undefined
       : memoryThrottle({ limit: config.rateLimitPerMinute, windowMs: RATE_LIMIT_WINDOW_MS, now });
+  // What GET /readyz waits on: the database (and Redis, when the throttle counts there).
+  const readiness: ReadinessCheck[] = [() => db.ping()];
   const app = await buildApp({
     service,
     ...(throttle ? { throttle } : {}),
     trustProxy: config.trustProxy,
     ...(options.logger ? { logger: options.logger } : {}),
+    readiness,
+    ...(metrics ? { metrics, metricsRoute: config.metrics === 'api' } : {}),
   });
+  const metricsApp = metrics && typeof config.metrics === 'object' ? await buildMetricsApp(metrics) : undefined;
   // Expired challenges, refresh tokens and sessions; every process sweeps, which is harmless.
   const sweep = setInterval(() => {
     service.prune(PRUNE_LIMIT).catch((error: unknown) => options.logger?.warn({ err: error }, 'prune failed'));
@@ -183,10 +202,14 @@ async function compose(config: Config, options: ComposeOptions): Promise<Compose
     service,
     throttle,
     app,
+    metrics,
+    metricsApp,
     applied,
     close: async () => {
       clearInterval(sweep);
-      await app.close();
+      await app.close(); // stops accepting, lets the requests in flight finish
+      await metricsApp?.close();
+      metrics?.close();
       await db.close();
     },
   };

@@ -31,6 +31,13 @@ interface Config {
   issuer: string;
   enrollment: { algorithm: Algorithm; digits: number; periodSeconds: number };
   rateLimitPerMinute: number | false;
+  /**
+   * OTPKIT_REDIS_URL: the per-client throttle counts in this Redis (undefined:
+   * in PostgreSQL, or in memory on SQLite); OTPKIT_REDIS_FAIL what the throttled
+   * routes do while it is out of reach (open: let requests through uncounted;
+   * closed: 503); OTPKIT_REDIS_KEY_PREFIX what otpkit's keys start with.
+   */
+  redis: { url: string; failClosed: boolean; keyPrefix: string } | undefined;
   trustProxy: TrustProxy;
   /** Lifetimes, tries and locks (service/policy.ts), from OTPKIT_* variables over the defaults. */
   policy: Policy;
@@ -40,6 +47,14 @@ interface Config {
   passwordFailures: { limit: number; windowMs: number };
   logLevel: string;
   scrypt: ScryptParams;
+  /**
+   * Where GET /metrics is served: nowhere (the default: never public by
+   * accident), on the API's port (OTPKIT_METRICS=1), or on a listener of its
+   * own at HOST (OTPKIT_METRICS_PORT; then not on the API's port).
+   */
+  metrics: false | 'api' | { port: number };
+  /** SIGTERM or SIGINT: how long requests in flight may finish before their connections are cut. */
+  shutdownTimeoutMs: number;
 }
 
 class ConfigError extends Error {
@@ -116,6 +131,26 @@ function defaultHashConcurrency(): number {
   return Math.max(1, availableParallelism() - 1);
 }
 
+/** OTPKIT_REDIS_URL, OTPKIT_REDIS_FAIL and OTPKIT_REDIS_KEY_PREFIX; undefined without a URL. */
+function redisFrom(env: Env): Config['redis'] {
+  const url = env.OTPKIT_REDIS_URL || undefined;
+  if (url === undefined) return undefined;
+  if (!/^rediss?:\/\//.test(url)) throw new ConfigError('OTPKIT_REDIS_URL must be a redis:// or rediss:// URL');
+  const fail = (env.OTPKIT_REDIS_FAIL || 'open').toLowerCase();
+  if (fail !== 'open' && fail !== 'closed') throw new ConfigError('OTPKIT_REDIS_FAIL must be open or closed');
+  const keyPrefix = env.OTPKIT_REDIS_KEY_PREFIX ?? 'otpkit:';
+  if (keyPrefix.length > 64) throw new ConfigError('OTPKIT_REDIS_KEY_PREFIX must be at most 64 characters');
+  return { url, failClosed: fail === 'closed', keyPrefix };
+}
+
+/** OTPKIT_METRICS (unset, 0 or 1) and OTPKIT_METRICS_PORT (a port of its own, which wins). */
+function metricsFrom(env: Env): Config['metrics'] {
+  const on = env.OTPKIT_METRICS ?? '';
+  if (on !== '' && on !== '0' && on !== '1') throw new ConfigError('OTPKIT_METRICS must be 0 or 1');
+  if (env.OTPKIT_METRICS_PORT) return { port: integer(env, 'OTPKIT_METRICS_PORT', 0, 1, 65_535) };
+  return on === '1' ? 'api' : false;
+}
+
 function readConfig(env: Env, cwd: string): Config {
   const algorithmText = (env.OTPKIT_TOTP_ALGORITHM ?? 'SHA1').toUpperCase().replace('-', '');
   const algorithm = ALGORITHMS[algorithmText];
@@ -145,6 +180,7 @@ function readConfig(env: Env, cwd: string): Config {
       periodSeconds: integer(env, 'OTPKIT_TOTP_PERIOD', 30, 1, 3600),
     },
     rateLimitPerMinute: rateLimit === 0 ? false : rateLimit,
+    redis: redisFrom(env),
     trustProxy: trustProxy(env.OTPKIT_TRUST_PROXY),
     policy: policyFrom(env),
     passwordHashConcurrency: integer(env, 'OTPKIT_PASSWORD_HASH_CONCURRENCY', defaultHashConcurrency(), 1, 64),
@@ -155,6 +191,8 @@ function readConfig(env: Env, cwd: string): Config {
     logLevel: env.LOG_LEVEL || 'info',
     // Only tests lower this: OWASP's 2^17 costs about 0.3 s and 128 MiB per password check.
     scrypt: { ...OWASP_SCRYPT, N: 2 ** integer(env, 'OTPKIT_SCRYPT_LOG2N', 17, 10, 20) },
+    metrics: metricsFrom(env),
+    shutdownTimeoutMs: integer(env, 'OTPKIT_SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
   };
 }
 

@@ -3,10 +3,10 @@
 // action on a user ends every session of that user.
 
 import { openSecret, sealSecret } from '@otpkit/core';
+import type { Reseal } from '../store/store.js';
 import { normalizeUsername } from './accounts.js';
 import { type Context, factorData } from './context.js';
 import { ServiceError } from './errors.js';
-import type { Reseal } from '../store/store.js';
 import type { KeyRotation, Service } from './types.js';
 
 /**

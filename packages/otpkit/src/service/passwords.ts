@@ -47,6 +47,34 @@ async function verifyPassword(password: string, stored: string, fallback: Scrypt
 /** Requests that may wait for a hashing slot, per slot: a few KDF runs' worth (about a second), no more. */
 const WAITING_PER_SLOT = 4;
 
+/** One hash's way through a gate, as a watcher sees it. */
+interface HashTicket {
+  /** It got a slot (at once, or after waiting its turn). */
+  started(): void;
+  /** Its work ended, done or failed; the slot is free. */
+  done(): void;
+}
+
+/**
+ * Watches every hash gate in the process (for metrics: how many wait and run,
+ * how long each waited and ran): main/ adds one with its own clock. A gate
+ * behaves the same whether or not anyone watches.
+ */
+interface HashGateWatcher {
+  /** A hash asks for a slot; the ticket hears how it goes. */
+  asked(): HashTicket;
+  /** A hash was refused at once: every slot busy and the queue full. */
+  refused(): void;
+}
+
+const watchers = new Set<HashGateWatcher>();
+
+/** Adds a watcher of every hash gate; returns what removes it. */
+function watchHashGates(watcher: HashGateWatcher): () => void {
+  watchers.add(watcher);
+  return () => void watchers.delete(watcher);
+}
+
 /**
  * Caps the password hashes computed at once. scrypt runs on libuv's thread
  * pool and keeps a core busy for a third of a second; unbounded, a flood of
@@ -58,15 +86,18 @@ function createHashGate(concurrency: number, busy: () => Error) {
   let running = 0;
   const waiting: (() => void)[] = [];
   return async function gated<T>(work: () => Promise<T>): Promise<T> {
-    if (running >= concurrency) {
-      if (waiting.length >= concurrency * WAITING_PER_SLOT) throw busy();
-      await new Promise<void>((resolve) => waiting.push(resolve));
-    } else {
-      running++;
+    if (running >= concurrency && waiting.length >= concurrency * WAITING_PER_SLOT) {
+      for (const watcher of watchers) watcher.refused();
+      throw busy();
     }
+    const tickets = [...watchers].map((watcher) => watcher.asked()); // none unless metrics are on
+    if (running >= concurrency) await new Promise<void>((resolve) => waiting.push(resolve));
+    else running++;
+    for (const ticket of tickets) ticket.started();
     try {
       return await work();
     } finally {
+      for (const ticket of tickets) ticket.done();
       const next = waiting.shift();
       if (next)
         next(); // the slot passes straight to the next in line
@@ -75,5 +106,5 @@ function createHashGate(concurrency: number, busy: () => Error) {
   };
 }
 
-export type { ScryptParams };
-export { createHashGate, hashPassword, OWASP_SCRYPT, verifyPassword };
+export type { HashGateWatcher, HashTicket, ScryptParams };
+export { createHashGate, hashPassword, OWASP_SCRYPT, verifyPassword, watchHashGates };

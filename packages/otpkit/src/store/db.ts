@@ -48,6 +48,10 @@ interface Db {
   chain<T>(steps: readonly Step[], final: Query): Promise<T[]>;
   /** Runs fn in one transaction holding a lock that other processes wait on (for migrations). */
   exclusive<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** Resolves once the database answers SELECT 1 (readiness); DatabaseUnavailable when it cannot. */
+  ping(): Promise<void>;
+  /** PostgreSQL's pool, for metrics: connections open, idle, and requests waiting for one. SQLite has none. */
+  pool?(): { total: number; idle: number; waiting: number };
   close(): Promise<void>;
 }
 

@@ -164,6 +164,8 @@ function postgresDb(c: Connection): Db {
       return all(sql, params);
     },
     exclusive: (fn) => exclusive(c, fn),
+    ping: async () => void (await all('SELECT 1')),
+    pool: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     close: () => pool.end(),
   };
 }

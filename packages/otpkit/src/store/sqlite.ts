@@ -142,6 +142,14 @@ function sqliteDb(c: Connection): Db {
     },
     chain: (steps, final) => write(() => runChain(prepare, steps, final)),
     exclusive: (fn) => exclusive(c, fn),
+    async ping() {
+      if (!c.db.open) throw new DatabaseUnavailable(`database unavailable (SQLite at ${path}): the database is closed`);
+      try {
+        prepare('SELECT 1').get();
+      } catch (error) {
+        throw fault(error, path);
+      }
+    },
     async close() {
       await commits.idle();
       await c.checkpointer.stop();
