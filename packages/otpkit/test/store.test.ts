@@ -5,13 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATABASES, freshPostgres, hasPostgres, type TestDb } from '../../../test/support/databases.js';
 import { migrate, migrations } from '../src/store/migrate.js';
-import {
-  type BudgetPolicy,
-  createStore,
-  type NewSession,
-  type Spend,
-  type Store,
-} from '../src/store/store.js';
+import { type BudgetPolicy, createStore, type NewSession, type Spend, type Store } from '../src/store/store.js';
 
 const POLICY: BudgetPolicy = {
   attemptsPerLock: 10,

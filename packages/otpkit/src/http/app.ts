@@ -64,11 +64,23 @@ const DOCS_CSP =
   "script-src-attr 'none'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'";
 
 /**
- * While closing, idle keep-alive connections are closed this often: one whose
- * answer began before the close goes idle after it, and would otherwise hold
- * the close until its keep-alive timeout (72 s).
+ * While closing, idle connections are looked for this often: one whose answer
+ * began before the close goes idle after it, and would otherwise hold the
+ * close until its keep-alive timeout (72 s).
  */
 const DRAIN_SWEEP_MS = 50;
+/**
+ * While closing, a connection that has sent nothing yet may still send its
+ * first request for this long (it is then served); past it, it is closed.
+ * Clients send theirs at once; a browser's preconnect may send none.
+ */
+const FIRST_REQUEST_GRACE_MS = 1_000;
+/**
+ * Closing, connections the kernel has already queued are accepted (and
+ * served) before the listener closes, for at most this long: its close would
+ * reset them, requests and all.
+ */
+const ACCEPT_QUEUED_MS = 2_000;
 
 /**
  * A socket idle past the timeout: if no answer has begun, say 408 in the coded
@@ -109,16 +121,10 @@ async function buildApp(options: AppOptions) {
   });
   app.server.on('timeout', answerStalled);
   installErrorHandler(app);
-  let draining = false;
   app.addHook('onSend', async (_request, reply) => {
     reply.headers(SECURITY_HEADERS);
-    // Closing: this answer is the connection's last, so a keep-alive client opens a new one (refused) and
-    // never sends on a socket we are about to close.
-    if (draining) reply.header('connection', 'close');
   });
-  drainOnClose(app, () => {
-    draining = true;
-  });
+  drainOnClose(app);
   options.metrics?.instrument(app);
 
   await app.register(swagger, {
@@ -154,18 +160,77 @@ async function buildApp(options: AppOptions) {
 }
 
 /**
- * close() stops accepting at once and waits for the requests in flight
- * (Fastify); while it waits, every answer says Connection: close (above)
- * and idle keep-alive connections are closed with a FIN, never reset.
+ * What close() does to connections. Fastify stops accepting and waits for the
+ * requests in flight; Node's server.close() would also destroy at once every
+ * connection not mid-request, including one just accepted whose request is
+ * still in the kernel's buffers, whose client then sees a reset after sending
+ * it. Instead, while closing: every answer says Connection: close, so a
+ * keep-alive client never sends on a socket we are about to close; a
+ * connection answered and waiting is closed at once (a FIN, nothing unread);
+ * one mid-request finishes; one that has sent nothing yet gets
+ * FIRST_REQUEST_GRACE_MS to send its request, which is served. And before
+ * the listener closes, the connections the kernel has queued are accepted,
+ * so they are served rather than reset with it.
  */
-function drainOnClose(app: FastifyInstance, start: () => void): void {
-  let sweep: ReturnType<typeof setInterval> | undefined;
-  app.addHook('preClose', async () => {
-    start();
-    sweep = setInterval(() => app.server.closeIdleConnections(), DRAIN_SWEEP_MS);
-    sweep.unref();
+function drainOnClose(app: FastifyInstance): void {
+  const server = app.server;
+  // Per connection: a request in progress, answers sent, and bytes read when the last one was sent.
+  const connections = new Map<Socket, { busy: boolean; answered: number; readAtRest: number }>();
+  let accepted = 0;
+  server.on('connection', (socket: Socket) => {
+    accepted++;
+    connections.set(socket, { busy: false, answered: 0, readAtRest: 0 });
+    socket.once('close', () => connections.delete(socket));
   });
-  app.addHook('onClose', async () => clearInterval(sweep));
+  server.on('request', (request, response) => {
+    const state = connections.get(request.socket);
+    if (!state) return;
+    state.busy = true;
+    response.once('close', () => {
+      state.busy = false;
+      state.answered++;
+      state.readAtRest = request.socket.bytesRead;
+    });
+  });
+
+  let closing = false;
+  let graceOver = false;
+  const timers: ReturnType<typeof setTimeout>[] = [];
+  // Called by server.close() and by the sweep below, in place of Node's own.
+  server.closeIdleConnections = () => {
+    for (const [socket, state] of connections) {
+      if (state.busy || socket.bytesRead > state.readAtRest) continue; // a request is in progress or arriving
+      if (state.answered === 0 && !graceOver) continue; // its first request may be on the way
+      socket.destroy();
+    }
+  };
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
+  app.addHook('preClose', async () => {
+    closing = true;
+    let acceptOver = false;
+    timers.push(
+      setInterval(() => server.closeIdleConnections(), DRAIN_SWEEP_MS),
+      setTimeout(() => {
+        graceOver = true;
+      }, FIRST_REQUEST_GRACE_MS),
+      setTimeout(() => {
+        acceptOver = true;
+      }, ACCEPT_QUEUED_MS),
+    );
+    for (const timer of timers) timer.unref();
+    // libuv accepts one connection per turn of the event loop: turn until one brings none.
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+    await turn();
+    for (let before = -1; before !== accepted && !acceptOver; ) {
+      before = accepted;
+      await turn();
+    }
+  });
+  app.addHook('onClose', async () => {
+    for (const timer of timers) clearTimeout(timer);
+  });
 }
 
 type App = Awaited<ReturnType<typeof buildApp>>;

@@ -8,7 +8,7 @@ import { generateKeyRingEntry, type KeyRing, parseKeyRing } from '@otpkit/core';
 import type { FastifyBaseLogger } from 'fastify';
 import { type App, buildApp, type ReadinessCheck } from '../http/app.js';
 import { buildMetricsApp, createMetrics, type Metrics } from '../http/metrics.js';
-import { memoryThrottle, type Throttle } from '../http/throttle.js';
+import type { Throttle } from '../http/throttle.js';
 import { ServiceError } from '../service/errors.js';
 import { createService, type Service } from '../service/index.js';
 import { nodeAead } from '../service/node-aead.js';
@@ -20,6 +20,7 @@ import { openPostgres } from '../store/postgres.js';
 import { openSqlite } from '../store/sqlite.js';
 import { type AuditEvent, createStore, type Store } from '../store/store.js';
 import { type Config, ConfigError, StartError } from './config.js';
+import { openThrottle } from './throttle.js';
 
 /** OTPKIT_RATE_LIMIT counts requests per client in windows of a minute. */
 const RATE_LIMIT_WINDOW_MS = 60_000;
@@ -175,12 +176,9 @@ async function compose(config: Config, options: ComposeOptions): Promise<Compose
     if (error instanceof ServiceError) throw new StartError(`OTPKIT_KEYS: ${error.message}`);
     throw error;
   }
-  const throttle =
-    config.rateLimitPerMinute === false
-      ? undefined
-      : memoryThrottle({ limit: config.rateLimitPerMinute, windowMs: RATE_LIMIT_WINDOW_MS, now });
+  const throttle = await openThrottle(config, { db, now, windowMs: RATE_LIMIT_WINDOW_MS, logger: options.logger });
   // What GET /readyz waits on: the database (and Redis, when the throttle counts there).
-  const readiness: ReadinessCheck[] = [() => db.ping()];
+  const readiness: ReadinessCheck[] = [() => db.ping(), ...(throttle?.ready ? [throttle.ready] : [])];
   const app = await buildApp({
     service,
     ...(throttle ? { throttle } : {}),
@@ -208,6 +206,7 @@ async function compose(config: Config, options: ComposeOptions): Promise<Compose
     close: async () => {
       clearInterval(sweep);
       await app.close(); // stops accepting, lets the requests in flight finish
+      await throttle?.close();
       await metricsApp?.close();
       metrics?.close();
       await db.close();
