@@ -53,10 +53,13 @@ const SERVERS = Number(process.env.BENCH_SERVERS ?? 1);
 const POSTGRES_URL = process.env.OTPKIT_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 /** User plus system CPU time of a process, all its threads, in seconds (Linux /proc). */
-function cpuSeconds(pid: number): number {
+/** A process's CPU seconds; with `reaped`, also its children's that have exited (the postmaster's backends). */
+function cpuSeconds(pid: number, reaped = false): number {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+    // utime, stime (and cutime, cstime) in clock ticks (USER_HZ = 100)
+    const own = Number(fields[11]) + Number(fields[12]);
+    return (reaped ? own + Number(fields[13]) + Number(fields[14]) : own) / 100;
   } catch {
     return Number.NaN;
   }
@@ -67,7 +70,8 @@ function postgresCpuSeconds(): number {
   let total = 0;
   for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
     try {
-      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') total += cpuSeconds(Number(pid)) || 0;
+      // Backends that exited (pgbench's, at its end) count in the postmaster's reaped children.
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') total += cpuSeconds(Number(pid), true) || 0;
     } catch {
       // the process ended meanwhile
     }
