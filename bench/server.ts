@@ -6,7 +6,9 @@
 // address sends failed logins at the default rate limit and OWASP scrypt.
 //
 // Environment: BENCH_ONLY picks runs, comma-separated, of bare, sqlite,
-// postgres (with pgbench's TPC-B beside it), flood (default: all); BENCH_SECONDS, each timed run (and each of
+// postgres (with pgbench's TPC-B beside it), scale (PostgreSQL with the shared
+// throttle on, and two processes, each beside one plain process), flood
+// (default: all); BENCH_SECONDS, each timed run (and each of
 // the flood's two phases), 10; BENCH_USERS, 40000; BENCH_SERVERS, 1;
 // BENCH_NODE_ARGS, for the otpkit processes of sqlite and postgres;
 // OTPKIT_TEST_POSTGRES_URL. E.g. BENCH_ONLY=flood npm run bench:server
@@ -167,6 +169,7 @@ async function otpkitRun(
   db: Db,
   env: Record<string, string>,
   databaseCpuSeconds?: () => number,
+  serverCount = SERVERS,
 ): Promise<Result> {
   await migrate(db, Date.now());
   const keys = generateKeyRingEntry({ id: 'k1' });
@@ -176,12 +179,12 @@ async function otpkitRun(
   // BENCH_NODE_ARGS, e.g. --cpu-prof, go to the server processes.
   const nodeArgs = process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : [];
   const servers = await Promise.all(
-    Array.from({ length: SERVERS }, () =>
+    Array.from({ length: serverCount }, () =>
       start([...nodeArgs, BIN, 'serve', '--port', '0'], {
+        OTPKIT_RATE_LIMIT: '0', // one client hammers from one IP: per-IP throttling would measure itself
         ...env,
         OTPKIT_KEYS: keys,
         OTPKIT_TOKEN_KEY: Buffer.alloc(32, 3).toString('base64url'),
-        OTPKIT_RATE_LIMIT: '0', // one client hammers from one IP: per-IP throttling would measure itself
       }),
     ),
   );
@@ -228,7 +231,7 @@ const BARE = `
   app.listen({ port: 0, host: '127.0.0.1' }).then((address) => console.error('listening on ' + address));
 `;
 
-const RUNS = ['bare', 'sqlite', 'postgres', 'flood'];
+const RUNS = ['bare', 'sqlite', 'postgres', 'scale', 'flood'];
 const ONLY = (process.env.BENCH_ONLY || RUNS.join(',')).split(',').map((run) => run.trim());
 for (const run of ONLY) {
   if (!RUNS.includes(run)) throw new Error(`BENCH_ONLY: unknown run ${run}; pick from ${RUNS.join(', ')}`);
@@ -289,29 +292,48 @@ async function pgbenchTpcB(): Promise<{ tps: number; cpuUsPerTransaction: number
   }
 }
 
-let pgbenchRatio: { otpkitUs: number; pgbench: { tps: number; cpuUsPerTransaction: number } } | undefined;
-
-if (ONLY.includes('postgres')) {
+/** One otpkit run over a PostgreSQL schema of its own, dropped afterwards. */
+async function postgresRun(name: string, env: Record<string, string> = {}, serverCount = SERVERS): Promise<Result> {
   const schema = `otpkit_bench_${Date.now()}`;
   const admin = new pg.Client({ connectionString: POSTGRES_URL });
+  await admin.connect();
   try {
-    await admin.connect();
     await admin.query(`CREATE SCHEMA ${schema}`);
     const url = `${POSTGRES_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
-    const otpkit = await otpkitRun(
-      'otpkit second step, PostgreSQL',
-      openPostgres(POSTGRES_URL, { schema }),
-      { OTPKIT_DATABASE_URL: url },
-      postgresCpuSeconds,
-    );
-    results.push(otpkit);
-    pgbenchRatio = { otpkitUs: otpkit.cpuUs.database ?? 0, pgbench: await pgbenchTpcB() };
-  } catch (error) {
-    console.log(`PostgreSQL skipped: ${(error as Error).message}`);
+    const db = openPostgres(POSTGRES_URL, { schema });
+    return await otpkitRun(name, db, { OTPKIT_DATABASE_URL: url, ...env }, postgresCpuSeconds, serverCount);
   } finally {
     await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
     await admin.end().catch(() => undefined);
   }
+}
+
+let pgbenchRatio: { otpkitUs: number; pgbench: { tps: number; cpuUsPerTransaction: number } } | undefined;
+
+if (ONLY.includes('postgres')) {
+  try {
+    const otpkit = await postgresRun('otpkit second step, PostgreSQL');
+    results.push(otpkit);
+    pgbenchRatio = { otpkitUs: otpkit.cpuUs.database ?? 0, pgbench: await pgbenchTpcB() };
+  } catch (error) {
+    console.log(`PostgreSQL skipped: ${(error as Error).message}`);
+  }
+}
+
+// What scale-out costs and gives on PostgreSQL: the shared throttle on (a limit
+// no run reaches, so every request is counted in PostgreSQL), then two server
+// processes instead of one, each beside a plain one-process run.
+let scale: { plain: Result; throttled: Result; two: Result } | undefined;
+if (ONLY.includes('scale')) {
+  const plain = await postgresRun('otpkit second step, PostgreSQL, 1 process', {}, 1);
+  const throttled = await postgresRun(
+    'otpkit second step, PostgreSQL, shared throttle on',
+    { OTPKIT_RATE_LIMIT: '1000000' },
+    1,
+  );
+  const two = await postgresRun('otpkit second step, PostgreSQL, 2 processes', {}, 2);
+  results.push(plain, throttled, two);
+  scale = { plain, throttled, two };
 }
 
 if (results.length > 0) {
@@ -337,6 +359,15 @@ if (results.length > 0) {
     );
   }
   console.log('Target: >= 2,000 completed second steps per second with p99 <= 20 ms at 10 connections.');
+}
+if (scale) {
+  const { plain, throttled, two } = scale;
+  const added = (throttled.cpuUs.database ?? 0) - (plain.cpuUs.database ?? 0);
+  console.log(
+    `The shared throttle (PostgreSQL) adds ${Math.round(added)} us of PostgreSQL's CPU per request ` +
+      `(${Math.round(throttled.cpuUs.database ?? 0)} against ${Math.round(plain.cpuUs.database ?? 0)} us). ` +
+      `Two processes: ${Math.round(two.rps)} req/s against ${Math.round(plain.rps)} with one (2 cores shared by all).`,
+  );
 }
 if (pgbenchRatio) {
   const { otpkitUs, pgbench } = pgbenchRatio;
