@@ -8,7 +8,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Service } from '../service/index.js';
-import { answerClientError, errorHandler, installErrorHandler } from './errors.js';
+import { answerClientError, errorHandler, installErrorHandler, SECURITY_HEADERS } from './errors.js';
 import { otpkitFastify } from './fastify.js';
 import { BODY_LIMIT_BYTES } from './handler.js';
 import { type Metrics, metricsRoute } from './metrics.js';
@@ -50,13 +50,6 @@ type ReadinessCheck = () => Promise<void>;
 
 /** A request's headers and body must arrive within this; otpkit's bodies are a few hundred bytes. */
 const REQUEST_TIMEOUT_MS = 30_000;
-
-/** Sent with every response of the web UI and the docs: no sniffing, no framing, no referrer. */
-const SECURITY_HEADERS = {
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
-};
 
 /** The docs page's own policy: swagger-ui's, with nothing from another host and no framing. */
 const DOCS_CSP =

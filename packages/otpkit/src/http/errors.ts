@@ -89,17 +89,20 @@ function fromFastify(error: FastifyError): HttpError | undefined {
   return undefined;
 }
 
-/**
- * Sent with every API answer and every error (also those Fastify answers before
- * any route): no sniffing, no framing, no referrer, and no cache may keep a
- * token, secret or code.
- */
-const API_HEADERS = {
+/** Sent with every response, the web UI's and the docs' too: no sniffing, no framing, no referrer. */
+const SECURITY_HEADERS = {
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
   'referrer-policy': 'no-referrer',
-  'cache-control': 'no-store',
 };
+
+/**
+ * Sent with every API answer and every error (also those Fastify answers before
+ * any route): the security headers, and no cache may keep a token, secret or code.
+ */
+const API_HEADERS = { ...SECURITY_HEADERS, 'cache-control': 'no-store' };
+
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 /** Where failures are logged: pino's shape (the server's logger), or nothing. */
 interface Log {
@@ -107,7 +110,7 @@ interface Log {
   error(object: object, message: string): void;
 }
 
-/** Any error as the one shape: status, headers (Retry-After) and the JSON body. Faults of ours are logged. */
+/** Any error as the one shape: status, headers (the API's, Retry-After) and the JSON body. Faults of ours are logged. */
 function answerError(error: unknown, log?: Log): { status: number; headers: Record<string, string>; body: string } {
   let known: HttpError | undefined;
   if (error instanceof HttpError) known = error;
@@ -126,7 +129,7 @@ function answerError(error: unknown, log?: Log): { status: number; headers: Reco
     log?.error({ err: error }, 'request failed');
     known = new HttpError('INTERNAL', 'something went wrong on our side');
   }
-  const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };
+  const headers: Record<string, string> = { ...API_HEADERS, 'content-type': JSON_TYPE };
   if (known.retryAfterSeconds !== undefined) headers['retry-after'] = String(known.retryAfterSeconds);
   return {
     status: STATUS[known.code],
@@ -138,7 +141,7 @@ function answerError(error: unknown, log?: Log): { status: number; headers: Reco
 /** Fastify's error handler: the same answer as every host's. */
 function errorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
   const answer = answerError(error, request.log);
-  reply.status(answer.status).headers(API_HEADERS).headers(answer.headers).send(answer.body);
+  reply.status(answer.status).headers(answer.headers).send(answer.body);
 }
 
 /** Node's HTTP parser refused the request (a header too large, bad framing): answer in the one shape and close. */
@@ -153,17 +156,24 @@ function answerClientError(error: Error & { code?: string }, socket: Duplex): vo
   const status = STATUS[known.code];
   const body = JSON.stringify({ error: { code: known.code, message: known.message } });
   socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${JSON_TYPE}\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
 }
 
 function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler(errorHandler);
-  app.setNotFoundHandler((_request, reply) => {
-    reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'no such route' } });
-  });
+  app.setNotFoundHandler((request, reply) => errorHandler(new HttpError('NOT_FOUND', 'no such route'), request, reply));
 }
 
 export type { HttpErrorCode, Log };
-export { API_HEADERS, answerClientError, answerError, errorHandler, HttpError, installErrorHandler };
+export {
+  API_HEADERS,
+  answerClientError,
+  answerError,
+  errorHandler,
+  HttpError,
+  installErrorHandler,
+  JSON_TYPE,
+  SECURITY_HEADERS,
+};

@@ -5,7 +5,7 @@
 // Fastify host's, byte for byte.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { API_HEADERS, answerError, HttpError } from './errors.js';
+import { answerError, HttpError } from './errors.js';
 import { BODY_LIMIT_BYTES, clientAddress, createHandler, type HandlerOptions, type HttpResponse } from './handler.js';
 
 /** What otpkit reads of an Express request (all optional: a plain Node request works too). */
@@ -78,7 +78,7 @@ function otpkitExpress(options: OtpkitExpressOptions) {
         // A body over the limit (the one error reading it can be ours to answer); anything else is the app's.
         if (!(error instanceof HttpError)) return next(error);
         const answer = answerError(error);
-        write(response, { ...answer, headers: { ...API_HEADERS, ...answer.headers, connection: 'close' } });
+        write(response, { ...answer, headers: { ...answer.headers, connection: 'close' } });
       });
   };
 }

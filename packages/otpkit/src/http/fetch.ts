@@ -3,7 +3,7 @@
 // It answers through the one handler, so the JSON, statuses, headers and
 // cookies are the Fastify host's, byte for byte.
 
-import { API_HEADERS, answerError, HttpError } from './errors.js';
+import { answerError, HttpError } from './errors.js';
 import {
   BODY_LIMIT_BYTES,
   clientAddress,
@@ -56,8 +56,7 @@ function otpkitFetch(options: OtpkitFetchOptions): (request: Request) => Promise
       raw = await readBody(request);
     } catch (error) {
       if (!(error instanceof HttpError)) throw error;
-      const answer = answerError(error);
-      return toResponse({ ...answer, headers: { ...API_HEADERS, ...answer.headers } });
+      return toResponse(answerError(error));
     }
     const answer = await handler.handle(
       {

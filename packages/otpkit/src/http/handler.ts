@@ -8,7 +8,7 @@ import { isIP } from 'node:net';
 import type { TSchema } from '@fastify/type-provider-typebox';
 import { Ajv, type ValidateFunction } from 'ajv';
 import type { Actor, Service } from '../service/index.js';
-import { API_HEADERS, answerError, HttpError, type Log } from './errors.js';
+import { API_HEADERS, answerError, HttpError, JSON_TYPE, type Log } from './errors.js';
 import { AUTH_ROUTES, type Route, type RouteContext, TOTP_ROUTES } from './routes.js';
 import type { Throttle } from './throttle.js';
 
@@ -145,11 +145,10 @@ function createHandler<Native>(options: HandlerOptions<Native>) {
       if (cookies.length > 0) headers['set-cookie'] = cookies.length === 1 ? cookies[0]! : cookies;
       const status = answer.status ?? 200;
       if (answer.body === undefined) return { status, headers, body: undefined };
-      headers['content-type'] = 'application/json; charset=utf-8';
+      headers['content-type'] = JSON_TYPE;
       return { status, headers, body: JSON.stringify(answer.body) };
     } catch (error) {
-      const answer = answerError(error, options.log);
-      return { status: answer.status, headers: { ...headers, ...answer.headers }, body: answer.body };
+      return answerError(error, options.log);
     }
   }
 
@@ -178,15 +177,9 @@ function clientAddress(forwarded: string | undefined, peer: string | undefined):
 }
 
 /** The answer for a path no route serves. */
-function notFound(): HttpResponse {
-  return {
-    status: 404,
-    headers: { ...API_HEADERS, 'content-type': 'application/json; charset=utf-8' },
-    body: JSON.stringify({ error: { code: 'NOT_FOUND', message: 'no such route' } }),
-  };
-}
+const notFound = (): HttpResponse => answerError(new HttpError('NOT_FOUND', 'no such route'));
 
 type Handler<Native> = ReturnType<typeof createHandler<Native>>;
 
 export type { CurrentUser, Handler, HandlerOptions, HttpRequest, HttpResponse };
-export { API_HEADERS, BODY_LIMIT_BYTES, clientAddress, createHandler, notFound };
+export { BODY_LIMIT_BYTES, clientAddress, createHandler, notFound };
