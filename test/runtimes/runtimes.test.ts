@@ -22,7 +22,7 @@ import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM } from '../support/external.js';
+import { CHROMIUM, CHROMIUM_FLAGS } from '../support/external.js';
 import { FIXED, type Report } from './conformance.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -98,18 +98,6 @@ function serve(dir: string): Promise<Server> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
-/** As the web UI's test runs it: no sandbox (CI is root), nothing off the machine. */
-const CHROMIUM_FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-default-apps',
-  '--disable-extensions',
-];
 let browser: Promise<Browser> | undefined;
 async function inChromium(url: string): Promise<string> {
   browser ??= chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });

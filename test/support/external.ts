@@ -42,6 +42,18 @@ const hasZbar = available(
 
 /** Debian's Chromium, for the web UI's end-to-end test (driven by playwright-core). */
 const CHROMIUM = '/usr/bin/chromium';
+/** Debian's Chromium as the tests run it: no sandbox (CI is root), nothing off the machine. */
+const CHROMIUM_FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-default-apps',
+  '--disable-extensions',
+];
 const hasChromium = available(
   () => existsSync(CHROMIUM) && spawnSync(CHROMIUM, ['--version']).status === 0,
   'chromium',
@@ -75,4 +87,4 @@ function python<T = unknown>(calls: Record<string, unknown>[]): Answer<T>[] {
 }
 
 export type { Answer };
-export { CHROMIUM, hasChromium, hasOathtool, hasPython, hasZbar, oathtool, python, zbarimg };
+export { CHROMIUM, CHROMIUM_FLAGS, hasChromium, hasOathtool, hasPython, hasZbar, oathtool, python, zbarimg };

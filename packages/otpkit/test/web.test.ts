@@ -13,22 +13,18 @@ import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATABASES, type TestDb } from '../../../test/support/databases.js';
-import { CHROMIUM, hasChromium, hasOathtool, hasZbar, oathtool, zbarimg } from '../../../test/support/external.js';
+import {
+  CHROMIUM,
+  CHROMIUM_FLAGS,
+  hasChromium,
+  hasOathtool,
+  hasZbar,
+  oathtool,
+  zbarimg,
+} from '../../../test/support/external.js';
 import { startServer, type TestServer } from './server.js';
 
 const ARTIFACTS = fileURLToPath(new URL('../../../test-results/web/', import.meta.url));
-/** Off the network: nothing but the server under test. */
-const CHROMIUM_FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-default-apps',
-  '--disable-extensions',
-];
 const USERNAME = 'ada';
 /** Waits for the page (a slow machine, or two tabs refreshing in turn, can take seconds). */
 const eventually = <T>(value: () => T | Promise<T>) => expect.poll(value, { timeout: 10_000 });
