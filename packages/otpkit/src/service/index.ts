@@ -21,19 +21,5 @@ function createService(deps: ServiceDeps): Service {
   };
 }
 
-export type {
-  Actor,
-  EnrollmentView,
-  KeyRotation,
-  LoginResult,
-  Profile,
-  RequestContext,
-  SecondFactorInput,
-  Service,
-  ServiceConfig,
-  ServiceDeps,
-  Tokens,
-  TwoFactorStatus,
-  UserSummary,
-} from './types.js';
+export type * from './types.js';
 export { createService };

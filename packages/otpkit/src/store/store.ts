@@ -31,23 +31,5 @@ function createStore(db: Db, policy: BudgetPolicy, passwords: PasswordPolicy): S
 }
 
 export type { Reseal, Store } from './types.js';
-export type {
-  Amr,
-  AttemptClaim,
-  AuditEvent,
-  AuditEventType,
-  BackupCode,
-  BudgetPolicy,
-  Factor,
-  KeyUsage,
-  LiveSession,
-  NewFactor,
-  NewSession,
-  PasswordClaim,
-  PasswordPolicy,
-  RefreshUse,
-  Spend,
-  User,
-  UserWithFactor,
-} from './values.js';
+export type * from './values.js';
 export { createStore };
