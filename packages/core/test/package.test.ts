@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { basename, join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectNoDanglingReferences } from '../../../test/support/packed.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const PACKAGE = join(ROOT, 'packages/core');
@@ -34,17 +35,6 @@ function cleanClone(dir: string): string {
   // The toolchain only (tsc), as `npm ci` would have put it beside the clone.
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'clone/node_modules'), 'dir');
   return copy;
-}
-
-/** Relative files a shipped file points at: imports, source maps, triple-slash references. */
-function references(file: string, text: string): string[] {
-  const found = [
-    ...text.matchAll(/(?:\bfrom\s*|\bimport\s*\(?\s*)['"](\.\.?\/[^'"]+)['"]/g),
-    ...text.matchAll(/\/\/[#@]\s*sourceMappingURL=(\S+)/g),
-    ...text.matchAll(/\/\/\/\s*<reference\s+path=['"]([^'"]+)['"]/g),
-  ].map((m) => posix.join(posix.dirname(file), m[1]!));
-  // A declaration file's './x.js' is typed by './x.d.ts'.
-  return file.endsWith('.d.ts') ? found.map((f) => f.replace(/\.js$/, '.d.ts')) : found;
 }
 
 describe('@otpkit/core as packed from a clean clone', () => {
@@ -85,12 +75,8 @@ describe('@otpkit/core as packed from a clean clone', () => {
   });
 
   it('refers to no file it does not ship (no source maps, no missing modules)', () => {
+    expectNoDanglingReferences(installed, files);
     const shipped = new Set(files);
-    for (const file of files.filter((f) => /\.(js|d\.ts)$/.test(f))) {
-      const text = readFileSync(join(installed, file), 'utf8');
-      expect(text, `${file} names a source map`).not.toMatch(/sourceMappingURL/);
-      for (const target of references(file, text)) expect(shipped, `${file} refers to ${target}`).toContain(target);
-    }
     const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8'));
     for (const target of Object.values(manifest.exports['.']) as string[]) {
       expect(shipped, `exports names ${target}`).toContain(posix.normalize(target));
