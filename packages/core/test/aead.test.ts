@@ -14,11 +14,11 @@ import {
   base64UrlEncode,
   generateKeyRingEntry,
   type KeyRing,
-  OtpkitError,
   openSecret,
   parseKeyRing,
   sealSecret,
 } from '../src/index.js';
+import { rejection } from './rejection.js';
 
 // ---------------------------------------------------------------------------
 // AES-256-GCM from node:crypto, for parseKeyRing(text, { aead: nodeAead }).
@@ -47,16 +47,6 @@ const nodeAead: AeadFactory = (key) => {
 const K1 = generateKeyRingEntry({ id: 'k1' });
 const OWNER = { associatedData: 'user:42/totp' };
 const NEUTRAL = 'sealed value could not be opened';
-
-async function rejection(promise: Promise<unknown>): Promise<OtpkitError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(OtpkitError);
-    return error as OtpkitError;
-  }
-  throw new Error('expected an OtpkitError');
-}
 
 async function bothRings(text: string): Promise<[string, KeyRing][]> {
   return [

@@ -19,20 +19,11 @@ import {
   parseKeyRing,
   sealSecret,
 } from '../src/index.js';
+import { rejection } from './rejection.js';
 
 const K1 = generateKeyRingEntry({ id: 'k1' });
 const K2 = generateKeyRingEntry({ id: 'k2' });
 const OWNER = { associatedData: 'user:42/totp' };
-
-async function rejection(promise: Promise<unknown>): Promise<OtpkitError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(OtpkitError);
-    return error as OtpkitError;
-  }
-  throw new Error('expected an OtpkitError');
-}
 
 describe('key ring', () => {
   it('reads id:base64 entries, the first current, in base64 or base64url', async () => {
