@@ -3,7 +3,7 @@
 // production key check, and the admin commands.
 
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -235,13 +235,33 @@ describe('admin commands', () => {
           ip: null,
         },
       );
-      for (let i = 0; i < 10; i++) await s.store.claimAttempt(user.id, s.clock.now());
+      // Ten wrong codes, settled as the service settles them: the tenth locks.
+      const event = (type: 'second_factor_failed' | 'second_factor_locked') => ({
+        id: randomUUID(),
+        at: s.clock.now(),
+        type,
+        userId: user.id,
+        ip: null,
+        detail: null,
+      });
+      for (let i = 0; i < 10; i++) {
+        const outcome = {
+          passed: false as const,
+          failed: event('second_factor_failed'),
+          locked: event('second_factor_locked'),
+        };
+        expect(await s.store.settleSecondFactor({ userId: user.id, now: s.clock.now(), outcome })).toBe(true);
+      }
 
       expect((await admin(['users', 'list'], opened)).stdout).toMatch(
         /^USERNAME\t2FA\tLOCKED\tCREATED\ncarol\tactive\t2025-/,
       );
       expect((await admin(['users', 'unlock', 'carol'], opened)).status).toBe(0);
-      expect((await s.store.claimAttempt(user.id, s.clock.now())).ok).toBe(true);
+      expect(await s.store.userById(user.id)).toMatchObject({
+        failedAttempts: 0,
+        lockedUntil: 0,
+        lockedPermanently: false,
+      });
       expect((await admin(['users', 'unlock', 'nobody'], opened)).stderr).toContain('USER_NOT_FOUND');
 
       const rotated = await admin(['keys', 'rotate'], opened);

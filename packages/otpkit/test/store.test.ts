@@ -200,35 +200,37 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
     expect(await store.userByName(`x-${id}`)).toBeUndefined(); // the aborted batch's insert rolled back
   });
 
-  it('lets a burst of 100 claims through the attempt budget 10 at a time, doubling the lock to 24 h, then for good', async () => {
+  it('lets a burst of 100 failures through the attempt budget 10 at a time, doubling the lock to 24 h, then for good', async () => {
     const userId = await user();
     let now = NOW;
     const locks: number[] = [];
     for (let round = 0; round < 10; round++) {
-      const claims = await Promise.all(Array.from({ length: 100 }, () => store.claimAttempt(userId, now)));
-      expect(claims.filter((c) => c.ok)).toHaveLength(10);
-      const refused = claims.find((c) => !c.ok) as { lockedUntil: number; permanent: boolean };
-      locks.push(refused.lockedUntil - now);
-      if (round === 9) expect(refused.permanent).toBe(true);
-      now = refused.lockedUntil;
+      const settled = await Promise.all(Array.from({ length: 100 }, () => fail(userId, undefined, now)));
+      expect(settled.filter(Boolean)).toHaveLength(10);
+      const held = (await store.userById(userId))!;
+      locks.push(held.lockedUntil - now);
+      if (round === 9) expect(held.lockedPermanently).toBe(true);
+      now = held.lockedUntil;
     }
     const minute = 60_000;
     expect(locks.slice(0, 9)).toEqual([15, 30, 60, 120, 240, 480, 960, 1440, 1440].map((m) => m * minute));
-    expect((await store.claimAttempt(userId, now + 365 * 24 * 3_600_000)).ok).toBe(false);
+    expect(await fail(userId, undefined, now + 365 * 24 * 3_600_000)).toBe(false);
     const factorId = await activeFactor(userId);
     expect(await accept(userId, { factorId, counter: 6 })).toBe(false); // a pass does not count while locked for good
-    expect((await store.claimAttempt(userId, now + 365 * 24 * 3_600_000)).ok).toBe(false);
+    expect(await fail(userId, undefined, now + 365 * 24 * 3_600_000)).toBe(false);
     expect(await store.unlock(userId)).toBe(true);
-    expect(await store.claimAttempt(userId, now)).toEqual({ ok: true, attempt: 1, locks: false });
+    expect(await fail(userId, undefined, now)).toBe(true);
+    expect(await store.userById(userId)).toMatchObject({ failedAttempts: 1, lockedUntil: 0, lockedPermanently: false });
   });
 
   it('a pass counts only while the budget is open; then it resets the count', async () => {
     const userId = await user();
     const factorId = await activeFactor(userId);
-    for (let i = 0; i < 9; i++) expect((await store.claimAttempt(userId, NOW)).ok).toBe(true);
+    for (let i = 0; i < 9; i++) expect(await fail(userId)).toBe(true);
     expect(await accept(userId, { factorId, counter: 6 })).toBe(true);
-    expect(await store.claimAttempt(userId, NOW)).toEqual({ ok: true, attempt: 1, locks: false });
-    for (let i = 2; i <= 10; i++) expect((await store.claimAttempt(userId, NOW)).ok).toBe(true);
+    expect(await fail(userId)).toBe(true);
+    expect(await store.userById(userId)).toMatchObject({ failedAttempts: 1, lockedUntil: 0 });
+    for (let i = 2; i <= 10; i++) expect(await fail(userId)).toBe(true);
     expect(await accept(userId, { factorId, counter: 7 })).toBe(false); // locked: the code is not even spent
     expect((await store.factor(userId))?.lastCounter).toBe(6);
   });

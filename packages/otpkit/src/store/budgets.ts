@@ -1,11 +1,12 @@
 // The attempt budgets: the second factor's (consecutive wrong codes, then locks
 // that double, then for good) and the password step's (failures per window).
-// Both are claimed before the check they pay for, with one conditional UPDATE.
+// Each is claimed with one conditional UPDATE: the password's before the KDF
+// runs, the second factor's in the settle that answers the code (login.ts).
 
 import type { Db, Statement } from './db.js';
-import { first, type UserRow } from './rows.js';
+import { first } from './rows.js';
 import type { Store } from './types.js';
-import type { AttemptClaim, BudgetPolicy, PasswordPolicy } from './values.js';
+import type { BudgetPolicy, PasswordPolicy } from './values.js';
 
 /**
  * The lock each claim that reaches a multiple of attemptsPerLock sets: its
@@ -37,48 +38,16 @@ function budgetClaim(policy: BudgetPolicy, now: number) {
   };
 }
 
-/** What a claim's UPDATE returns. */
-type ClaimedRow = { failed_attempts: number; locked_until: number };
-
-const claimed = (row: ClaimedRow, now: number): AttemptClaim => ({
-  ok: true,
-  attempt: Number(row.failed_attempts),
-  locks: Number(row.locked_until) > now,
-});
-
-/** A refused claim: the lock that refused it. */
-async function lockOf(db: Db, userId: string): Promise<AttemptClaim> {
-  const row = await first<Pick<UserRow, 'locked_until' | 'locked_permanently'>>(
-    db,
-    'SELECT locked_until, locked_permanently FROM users WHERE id = ?',
-    [userId],
-  );
-  return {
-    ok: false,
-    lockedUntil: Number(row?.locked_until ?? 0),
-    permanent: Number(row?.locked_permanently ?? 1) === 1,
-  };
-}
-
 /** Gives back a claimed password attempt (see claimPasswordAttempt). */
 const passwordRefund = (userId: string): Statement => ({
   sql: 'UPDATE users SET password_failures = password_failures - 1 WHERE id = ? AND password_failures > 0',
   params: [userId],
 });
 
-type BudgetMethods = Pick<Store, 'claimAttempt' | 'claimPasswordAttempt' | 'refundPasswordAttempt'>;
+type BudgetMethods = Pick<Store, 'claimPasswordAttempt' | 'refundPasswordAttempt'>;
 
-function budgets(db: Db, policy: BudgetPolicy, passwords: PasswordPolicy): BudgetMethods {
+function budgets(db: Db, passwords: PasswordPolicy): BudgetMethods {
   return {
-    async claimAttempt(userId, now) {
-      const claim = budgetClaim(policy, now);
-      const row = await first<ClaimedRow>(
-        db,
-        `UPDATE users SET ${claim.set} WHERE id = ? AND ${claim.open} RETURNING failed_attempts, locked_until`,
-        [...claim.setParams, userId, ...claim.openParams],
-      );
-      return row ? claimed(row, now) : lockOf(db, userId);
-    },
     // A success gives the claimed failure back (passwordRefund, in the same
     // transaction as the challenge or session it makes).
     async claimPasswordAttempt(userId, now) {

@@ -20,7 +20,7 @@ import type { BudgetPolicy, PasswordPolicy } from './values.js';
 function createStore(db: Db, policy: BudgetPolicy, passwords: PasswordPolicy): Store {
   return {
     ...users(db),
-    ...budgets(db, policy, passwords),
+    ...budgets(db, passwords),
     ...factors(db),
     ...backupCodes(db),
     ...login(db, policy),

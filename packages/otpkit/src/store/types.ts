@@ -2,7 +2,6 @@
 // store.ts), grouped as the modules that implement them. Times are Unix ms.
 
 import type {
-  AttemptClaim,
   AuditEvent,
   BackupCode,
   Factor,
@@ -40,13 +39,6 @@ interface Store {
 
   // The attempt budgets (budgets.ts)
 
-  /**
-   * Claims an attempt from the user's budget before a code is evaluated, so a
-   * burst cannot evaluate more than the budget. The claim that reaches the
-   * limit also sets the lock (a success lifts it again), so a crash cannot
-   * leave it unset.
-   */
-  claimAttempt(userId: string, now: number): Promise<AttemptClaim>;
   /**
    * The password step's throttle: claims a failure before the KDF runs (a
    * success gives it back), so a burst cannot try more passwords than the

@@ -48,10 +48,6 @@ interface NewFactor {
   now: number;
 }
 
-type AttemptClaim =
-  /** `locks`: this claim reached the budget and set the lock (a success lifts it again). */
-  { ok: true; attempt: number; locks: boolean } | { ok: false; lockedUntil: number; permanent: boolean };
-
 /** A password attempt claimed before the KDF runs, or the end of the window that refuses it. */
 type PasswordClaim = { ok: true } | { ok: false; retryAt: number };
 
@@ -144,7 +140,6 @@ interface PasswordPolicy {
 
 export type {
   Amr,
-  AttemptClaim,
   AuditEvent,
   AuditEventType,
   BackupCode,
