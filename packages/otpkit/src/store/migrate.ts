@@ -1,5 +1,7 @@
 // Versioned migrations: the plain SQL files in migrations/, applied in order,
 // each once, under a lock so that processes starting together do not race.
+// NNN_name.sql runs on both databases; NNN_name.postgres.sql (or .sqlite.sql)
+// only on that one, for what one dialect alone has (storage parameters).
 
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Db } from './db.js';
@@ -12,9 +14,13 @@ interface Migration {
   sql: string;
 }
 
-function migrations(): Migration[] {
+/** The migrations for `dialect` (all of them when not given). */
+function migrations(dialect?: Db['dialect']): Migration[] {
   return readdirSync(MIGRATIONS)
-    .filter((file) => /^\d{3}_[a-z0-9_]+\.sql$/.test(file))
+    .filter((file) => {
+      const only = /^\d{3}_[a-z0-9_]+(?:\.(postgres|sqlite))?\.sql$/.exec(file);
+      return only !== null && (dialect === undefined || only[1] === undefined || only[1] === dialect);
+    })
     .sort()
     .map((file) => ({
       version: Number(file.slice(0, 3)),
@@ -33,7 +39,7 @@ async function migrate(db: Db, now: number): Promise<string[]> {
       (await tx.all<{ version: number }>('SELECT version FROM otpkit_migrations')).map((r) => Number(r.version)),
     );
     const applied: string[] = [];
-    for (const migration of migrations()) {
+    for (const migration of migrations(db.dialect)) {
       if (done.has(migration.version)) continue;
       await tx.exec(migration.sql);
       await tx.all('INSERT INTO otpkit_migrations (version, name, applied_at) VALUES (?, ?, ?) RETURNING version', [
