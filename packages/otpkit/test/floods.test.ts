@@ -51,9 +51,9 @@ describe.each(HOSTS)('floods on %s over %s', (host, _database, open) => {
     const { username, token, secret } = await withTwoFactor();
     // A secret that no longer opens (a damaged row): every check of it is a fault of ours.
     const user = (await s.store.userByName(username))!;
-    const factor = (await s.store.factor(user.id))!;
-    const damaged = `${factor.sealedSecret.slice(0, -4)}AAAA`;
-    await s.store.resealFactor(user.id, factor.sealedSecret, damaged);
+    const [factor] = await s.store.factors(user.id);
+    const damaged = `${factor!.sealedSecret.slice(0, -4)}AAAA`;
+    await s.store.resealFactor(factor!.id, factor!.sealedSecret, damaged);
     const challenge = await challengeFor(username);
     for (let i = 0; i < 12; i++) {
       const failed = await post('/api/auth/login/verify', { challenge, code: codeAt(secret) });
@@ -64,7 +64,7 @@ describe.each(HOSTS)('floods on %s over %s', (host, _database, open) => {
     // Neither the account's budget nor the challenge's five attempts were spent.
     expect((await s.store.userById(user.id))?.failedAttempts).toBe(0);
     expect((await get('/api/totp/status', token)).body.locked).toBe(false);
-    await s.store.resealFactor(user.id, damaged, factor.sealedSecret);
+    await s.store.resealFactor(factor!.id, damaged, factor!.sealedSecret);
     expect((await post('/api/auth/login/verify', { challenge, code: codeAt(secret) })).status).toBe(200);
   });
 

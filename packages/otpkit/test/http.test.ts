@@ -78,14 +78,16 @@ describe.each(HOSTS)('HTTP API on %s over %s', (host, _database, open) => {
     expect((await post('/api/totp/confirm', { code: '12345' }, token)).body.error.code).toBe('CODE_MALFORMED');
     const confirmed = await post('/api/totp/confirm', { code: codeAt(first.body.secret) }, token);
     expect(confirmed.body.backupCodes).toHaveLength(10);
+    expect(confirmed.body.authenticator).toMatchObject({ id: first.body.authenticatorId, name: 'Authenticator' });
+    // Nothing is pending any more: a second confirm has nothing to turn on.
     expect((await post('/api/totp/confirm', { code: codeAt(first.body.secret) }, token)).body.error.code).toBe(
-      'TWO_FACTOR_ENABLED',
+      'ENROLLMENT_NOT_STARTED',
     );
-    expect((await post('/api/totp/enroll', {}, token)).status).toBe(409);
     expect((await get('/api/totp/status', token)).body).toMatchObject({
       enabled: true,
       pending: false,
       backupCodesRemaining: 10,
+      authenticators: [{ id: first.body.authenticatorId, name: 'Authenticator', digits: 6, periodSeconds: 30 }],
     });
   });
 

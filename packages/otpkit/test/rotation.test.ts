@@ -137,14 +137,14 @@ describe.each(DATABASES)('keys rotate on %s', (_name, open) => {
       // Before the first batch is written, two of its users change: one enrols anew (a new factor id
       // and secret, under k2), and another process reseals the other's secret first.
       const real = s.store.resealFactors.bind(s.store);
-      const byUser = new Map(seeded.map((x) => [x.userId, x]));
+      const byFactor = new Map(seeded.map((x) => [x.factorId, x]));
       const ring = await parseKeyRing(`${K2},${K1}`, { aead: nodeAead });
       const reenrolled = { id: randomUUID(), secret: new Uint8Array(randomBytes(20)) };
       let first: Seeded | undefined;
       vi.spyOn(s.store, 'resealFactors').mockImplementation(async (changes) => {
         if (!first) {
-          first = byUser.get(changes[0]!.userId)!;
-          const second = byUser.get(changes[1]!.userId)!;
+          first = byFactor.get(changes[0]!.factorId)!;
+          const second = byFactor.get(changes[1]!.factorId)!;
           const sealed = await sealSecret(ring, reenrolled.secret, {
             associatedData: `user:${first.userId}/factor:${reenrolled.id}`,
           });
@@ -156,13 +156,13 @@ describe.each(DATABASES)('keys rotate on %s', (_name, open) => {
           const data = { associatedData: `user:${second.userId}/factor:${second.factorId}` };
           const before = changes[1]!.before;
           const after = await sealSecret(ring, (await openSecret(ring, before, data)).secret, data);
-          expect(await other.store.resealFactors([{ userId: second.userId, before, after }])).toBe(1);
+          expect(await other.store.resealFactors([{ factorId: second.factorId, before, after }])).toBe(1);
         }
         return real(changes);
       });
       const result = await s.service.rotateKeys();
       expect(result.resealed).toBe(MANY - 2); // the two changed meanwhile keep their new values
-      const opened = await openSecret(ring, (await s.store.factor(first!.userId))!.sealedSecret, {
+      const opened = await openSecret(ring, (await s.store.factors(first!.userId))[0]!.sealedSecret, {
         associatedData: `user:${first!.userId}/factor:${reenrolled.id}`,
       });
       expect(Buffer.from(opened.secret).equals(Buffer.from(reenrolled.secret))).toBe(true);

@@ -51,9 +51,9 @@ describe.each(HOSTS)('sessions on %s over %s', (host, _database, open) => {
     const { username, token } = await signUp();
     const { secret } = (await post('/api/totp/enroll', {}, token)).body;
     // The sign-in reads the account (2FA still off), and 2FA comes on before its KDF finishes.
-    const read = s.store.userWithFactor.bind(s.store);
+    const read = s.store.userWithFactors.bind(s.store);
     let racing = true;
-    s.store.userWithFactor = async (by) => {
+    s.store.userWithFactors = async (by) => {
       const found = await read(by);
       if (racing && 'username' in by) {
         racing = false;
@@ -66,7 +66,7 @@ describe.each(HOSTS)('sessions on %s over %s', (host, _database, open) => {
       expect(racing).toBe(false);
       expect(login.body.status).toBe('second_factor_required');
     } finally {
-      s.store.userWithFactor = read;
+      s.store.userWithFactors = read;
     }
   });
 

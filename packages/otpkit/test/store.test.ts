@@ -95,6 +95,7 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
   const pendingFactor = (userId: string, id: string = randomUUID(), sealedSecret = 's') => ({
     id,
     userId,
+    name: 'Authenticator',
     sessionId: null,
     sealedSecret,
     algorithm: 'SHA-1',
@@ -111,8 +112,7 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
         userId,
         factorId,
         counter,
-        codeHashes: ['a', 'b'],
-        ids: [randomUUID(), randomUUID()],
+        name: 'Phone', maxActive: 5, backupCodes: { hashes: ['a', 'b'], ids: [randomUUID(), randomUUID()] },
         now: NOW,
       }),
     ).toBe(true);
@@ -138,11 +138,11 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
     const second = await store.putPendingFactor(pendingFactor(userId, 'f2', 's2'));
     expect(second).toEqual(first);
     const activate = () =>
-      store.activateFactor({ userId, factorId: 'f1', counter: 9, codeHashes: ['x'], ids: [randomUUID()], now: NOW });
+      store.activateFactor({ userId, factorId: 'f1', counter: 9, name: 'Phone', maxActive: 5, backupCodes: { hashes: ['x'], ids: [randomUUID()] }, now: NOW });
     expect(await Promise.all([activate(), activate(), activate()])).toEqual(
       expect.arrayContaining([true, false, false]),
     );
-    expect((await store.factor(userId))?.status).toBe('active');
+    expect((await store.factors(userId))[0]?.status).toBe('active');
     expect(await store.backupCodes(userId)).toHaveLength(1);
   });
 
@@ -154,12 +154,11 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
         userId,
         factorId: 'wrong-id',
         counter: 1,
-        codeHashes: ['x'],
-        ids: [randomUUID()],
+        name: 'Phone', maxActive: 5, backupCodes: { hashes: ['x'], ids: [randomUUID()] },
         now: NOW,
       }),
     ).toBe(false);
-    expect((await store.factor(userId))?.status).toBe('pending');
+    expect((await store.factors(userId))[0]?.status).toBe('pending');
     expect(await store.backupCodes(userId)).toEqual([]);
   });
 
@@ -254,14 +253,14 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
     expect(await store.userById(userId)).toMatchObject({ failedAttempts: 1, lockedUntil: 0 });
     for (let i = 2; i <= 10; i++) expect(await fail(userId)).toBe(true);
     expect(await accept(userId, { factorId, counter: 7 })).toBe(false); // locked: the code is not even spent
-    expect((await store.factor(userId))?.lastCounter).toBe(6);
+    expect((await store.factors(userId))[0]?.lastCounter).toBe(6);
   });
 
   it('counts challenge attempts when settled, and a challenge is used once', async () => {
     const userId = await user();
     await activeFactor(userId, 5);
     await store.createChallenge({ tokenHash: `c-${userId}`, userId, now: NOW, expiresAt: NOW + 300_000 });
-    expect(await liveChallenge(`c-${userId}`)).toMatchObject({ user: { id: userId }, factor: { status: 'active' } });
+    expect(await liveChallenge(`c-${userId}`)).toMatchObject({ user: { id: userId }, factors: [{ status: 'active' }] });
     const failures = await Promise.all(Array.from({ length: 8 }, () => fail(userId, `c-${userId}`)));
     expect(failures.filter(Boolean)).toHaveLength(5); // five attempts a challenge
     expect(await liveChallenge(`c-${userId}`)).toBeUndefined();
@@ -269,7 +268,7 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
     expect(await liveChallenge(`d-${userId}`, NOW + 300_000)).toBeUndefined(); // expired
     // Five fresh codes race on one challenge: one wins, and the losers' counters,
     // sessions and everything else roll back with their settlement.
-    const factorId = (await store.factor(userId))!.id;
+    const factorId = (await store.factors(userId))[0]!.id;
     const epoch = (await store.userById(userId))!.sessionEpoch; // turning 2FA on moved it on
     const uses = await Promise.all(
       [6, 7, 8, 9, 10].map((counter) =>
@@ -282,7 +281,7 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
     );
     expect(uses.filter(Boolean)).toHaveLength(1);
     const winner = [6, 7, 8, 9, 10][uses.indexOf(true)]!;
-    expect((await store.factor(userId))?.lastCounter).toBe(winner);
+    expect((await store.factors(userId))[0]?.lastCounter).toBe(winner);
     for (const counter of [6, 7, 8, 9, 10]) {
       expect((await store.liveSession(`s${counter}-${userId}`, NOW)) !== undefined).toBe(counter === winner);
     }
@@ -384,8 +383,7 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
       userId,
       factorId,
       counter: 1,
-      codeHashes: ['v1.kOld.h1', 'v1.k_2.h2', 'v1.k_2.h3'],
-      ids: [randomUUID(), randomUUID(), randomUUID()],
+      name: 'Phone', maxActive: 5, backupCodes: { hashes: ['v1.kOld.h1', 'v1.k_2.h2', 'v1.k_2.h3'], ids: [randomUUID(), randomUUID(), randomUUID()] },
       now: NOW,
     });
     const usage = await store.keyUsage(['k_2', 'k%']);

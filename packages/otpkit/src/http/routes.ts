@@ -7,8 +7,11 @@ import { qrDataUrl, qrSvg } from '../qr/index.js';
 import type { Actor, Tokens as IssuedTokens, SecondFactorInput, Service } from '../service/index.js';
 import { HttpError } from './errors.js';
 import {
+  Authenticators,
   BackupCodes,
   CodeOnly,
+  Confirm,
+  Confirmed,
   Credentials,
   Enrollment,
   ErrorBody,
@@ -16,6 +19,9 @@ import {
   LoginVerify,
   Me,
   Refresh,
+  Remove,
+  Removed,
+  Rename,
   SecondFactor,
   Status,
   Tokens,
@@ -61,7 +67,7 @@ interface Route {
   handle(context: RouteContext, service: Service): Promise<RouteAnswer>;
 }
 
-const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 409: ErrorBody, 429: ErrorBody, 503: ErrorBody };
+const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 429: ErrorBody, 503: ErrorBody };
 const bearer = [{ bearer: [] as [] }];
 
 /**
@@ -223,13 +229,14 @@ const TOTP_ROUTES: Route[] = [
     throttled: true,
     schema: {
       tags: totp,
-      summary: 'Turn 2FA on with a code; returns the backup codes, once',
+      summary:
+        'Turn the pending authenticator on with a code; the first one turns 2FA on and returns the backup codes, once',
       security: bearer,
-      body: CodeOnly,
-      response: { 200: BackupCodes, ...errors },
+      body: Confirm,
+      response: { 200: Confirmed, ...errors },
     },
     async handle(c, service) {
-      return { body: await service.confirm(await c.actor(), c.body.code, context(c)) };
+      return { body: await service.confirm(await c.actor(), c.body.code, context(c), c.body.name) };
     },
   },
   {
@@ -289,6 +296,55 @@ const TOTP_ROUTES: Route[] = [
     },
     async handle(c, service) {
       return { body: await service.rotateBackupCodes(await c.actor(), c.body.code, context(c)) };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/authenticators',
+    group: 'totp',
+    throttled: true,
+    schema: {
+      tags: totp,
+      summary: 'The active authenticators (add one with /enroll and /confirm)',
+      security: bearer,
+      response: { 200: Authenticators, ...errors },
+    },
+    async handle(c, service) {
+      return { body: { authenticators: await service.authenticators(await c.actor()) } };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/authenticators/rename',
+    group: 'totp',
+    throttled: true,
+    schema: {
+      tags: totp,
+      summary: 'Rename an authenticator',
+      security: bearer,
+      body: Rename,
+      response: { 204: {}, ...errors },
+    },
+    async handle(c, service) {
+      await service.renameAuthenticator(await c.actor(), c.body.id, c.body.name, context(c));
+      return { status: 204 };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/authenticators/remove',
+    group: 'totp',
+    throttled: true,
+    schema: {
+      tags: totp,
+      summary: 'Remove an authenticator (takes a code from another one or a backup code; the last one turns 2FA off)',
+      security: bearer,
+      body: Remove,
+      response: { 200: Removed, ...errors },
+    },
+    async handle(c, service) {
+      const { id, ...factor } = c.body;
+      return { body: await service.removeAuthenticator(await c.actor(), id, secondFactor(factor), context(c)) };
     },
   },
 ];

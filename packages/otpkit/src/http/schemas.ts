@@ -20,6 +20,24 @@ const SecondFactor = Type.Object(
   },
 );
 const CodeOnly = Type.Object({ code: Code }, strict);
+const AuthenticatorName = Type.String({ minLength: 1, maxLength: 64, description: 'what the user calls it ("Phone")' });
+const AuthenticatorId = Type.String({ minLength: 1, maxLength: 64 });
+const Confirm = Type.Object(
+  { code: Code, name: Type.Optional(AuthenticatorName) },
+  {
+    ...strict,
+    description:
+      'a code from the new authenticator, and a name for it (default "Authenticator", "Authenticator 2", ...)',
+  },
+);
+const Rename = Type.Object({ id: AuthenticatorId, name: AuthenticatorName }, strict);
+const Remove = Type.Object(
+  { id: AuthenticatorId, code: Type.Optional(Code), backupCode: Type.Optional(BackupCode) },
+  {
+    ...strict,
+    description: 'exactly one of code (from another authenticator; from this one only if it is the last) or backupCode',
+  },
+);
 const LoginVerify = Type.Object(
   { challenge: OpaqueToken, code: Type.Optional(Code), backupCode: Type.Optional(BackupCode) },
   strict,
@@ -52,7 +70,26 @@ const Me = Type.Object({
   createdAt: Type.String({ format: 'date-time' }),
   twoFactorEnabled: Type.Boolean(),
 });
+const Authenticator = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  algorithm: Type.String(),
+  digits: Type.Integer(),
+  periodSeconds: Type.Integer(),
+  createdAt: Type.String({ format: 'date-time' }),
+  confirmedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  lastUsedAt: Type.Union([
+    Type.String({ format: 'date-time', description: 'the start of the time step of the last code it accepted' }),
+    Type.Null(),
+  ]),
+});
+const Authenticators = Type.Object({ authenticators: Type.Array(Authenticator) });
+const Removed = Type.Object({
+  twoFactorEnabled: Type.Boolean({ description: 'false when it was the last one: 2FA is off' }),
+});
 const Enrollment = Type.Object({
+  authenticatorId: Type.String(),
+  name: Type.String({ description: 'its name until the confirm names it' }),
   secret: Type.String({ description: 'canonical base32' }),
   secretGrouped: Type.String({ description: 'the secret in groups of four, for typing' }),
   uri: Type.String({ description: 'the otpauth:// key URI' }),
@@ -63,6 +100,12 @@ const Enrollment = Type.Object({
   periodSeconds: Type.Integer(),
 });
 const BackupCodes = Type.Object({ backupCodes: Type.Array(Type.String()) });
+const Confirmed = Type.Object({
+  backupCodes: Type.Optional(
+    Type.Array(Type.String(), { description: 'with the first authenticator only (2FA turned on): shown once' }),
+  ),
+  authenticator: Authenticator,
+});
 const Status = Type.Object({
   enabled: Type.Boolean(),
   pending: Type.Boolean(),
@@ -70,6 +113,9 @@ const Status = Type.Object({
   digits: Type.Union([Type.Integer(), Type.Null()]),
   periodSeconds: Type.Union([Type.Integer(), Type.Null()]),
   confirmedAt: Type.Union([Type.String(), Type.Null()]),
+  authenticators: Type.Array(Authenticator, {
+    description: 'the active ones, oldest first (algorithm, digits, periodSeconds, confirmedAt: the first one)',
+  }),
   backupCodesRemaining: Type.Integer(),
   locked: Type.Boolean(),
   lockedUntil: Type.Union([Type.String(), Type.Null()]),
@@ -78,8 +124,11 @@ const Validated = Type.Object({ valid: Type.Literal(true), method: Type.String()
 const ErrorBody = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) });
 
 export {
+  Authenticators,
   BackupCodes,
   CodeOnly,
+  Confirm,
+  Confirmed,
   Credentials,
   Enrollment,
   ErrorBody,
@@ -87,6 +136,9 @@ export {
   LoginVerify,
   Me,
   Refresh,
+  Remove,
+  Removed,
+  Rename,
   SecondFactor,
   Status,
   Tokens,

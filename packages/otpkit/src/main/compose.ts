@@ -152,6 +152,7 @@ async function compose(config: Config, options: ComposeOptions): Promise<Compose
       enrollment: config.enrollment,
       windowSteps: policy.totpWindowSteps,
       backupCodes: policy.backupCodes,
+      maxAuthenticators: policy.maxAuthenticators,
       challengeTtlMs: policy.challengeTtlSeconds * 1000,
       challengeMaxAttempts: policy.challengeAttempts,
       accessTokenTtlSeconds: policy.accessTokenTtlSeconds,

@@ -55,12 +55,12 @@ function accounts(c: Context): Pick<Service, 'register' | 'ensureUser' | 'me'> {
 
     async me(userId) {
       const user = await c.userOrThrow(userId);
-      const factor = await store.factor(userId);
+      const factors = await store.factors(userId);
       return {
         id: user.id,
         username: user.username,
         createdAt: new Date(user.createdAt).toISOString(),
-        twoFactorEnabled: factor?.status === 'active',
+        twoFactorEnabled: factors.some((f) => f.status === 'active'),
       };
     },
   };

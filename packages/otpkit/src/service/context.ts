@@ -1,9 +1,9 @@
 // What the use cases share: the deps, the clock and the CSPRNG, audit events
-// and their listener, sessions and tokens, the actor's user and factor, and
+// and their listener, sessions and tokens, the actor's user and authenticators, and
 // the shape of a typed code. Built once by createService.
 
 import { type Algorithm, BACKUP_CODE_ALPHABET, createTotp, openSecret, type Totp } from '@otpkit/core';
-import type { Amr, AuditEvent, AuditEventType, Factor, NewSession, User, UserWithFactor } from '../store/store.js';
+import type { Amr, AuditEvent, AuditEventType, Factor, NewSession, User, UserWithFactors } from '../store/store.js';
 import { ServiceError } from './errors.js';
 import { createHashGate } from './passwords.js';
 import { opaqueToken, randomId, timeOrderedId } from './tokens.js';
@@ -34,10 +34,13 @@ function codeDigits(input: SecondFactorInput): number | null {
   return code.length;
 }
 
-function checkCodeShape(input: SecondFactorInput, factor: Factor): void {
+/** CODE_MALFORMED unless the input is a backup code or a TOTP code as long as one of `factors` makes. */
+function checkCodeShape(input: SecondFactorInput, factors: readonly Factor[]): void {
   const digits = codeDigits(input);
-  if (digits !== null && digits !== factor.digits) throw malformed();
+  if (digits !== null && !factors.some((f) => f.digits === digits)) throw malformed();
 }
+
+const activeFactors = (factors: readonly Factor[]) => factors.filter((f) => f.status === 'active');
 
 /** Audit events: made with an id and the time, stored, then handed to the listener. */
 function events(deps: ServiceDeps) {
@@ -119,14 +122,14 @@ function lookups({ store, ring }: ServiceDeps) {
       return user;
     },
     /**
-     * The actor's user and factor. Once 2FA is on, an otpkit session must have
-     * passed it to touch 2FA settings (a password-only session from before
-     * 2FA was turned on is dead then; this holds if one slips through).
+     * The actor's user and authenticators. Once 2FA is on, an otpkit session
+     * must have passed it to touch 2FA settings (a password-only session from
+     * before 2FA was turned on is dead then; this holds if one slips through).
      */
-    async userWithFactor(actor: Actor): Promise<UserWithFactor> {
-      const found = await store.userWithFactor({ id: actor.userId });
+    async userWithFactors(actor: Actor): Promise<UserWithFactors> {
+      const found = await store.userWithFactors({ id: actor.userId });
       if (!found) throw new ServiceError('USER_NOT_FOUND', 'no such user');
-      if (found.factor?.status === 'active' && actor.amr !== null && !passedSecondFactor(actor.amr)) {
+      if (activeFactors(found.factors).length > 0 && actor.amr !== null && !passedSecondFactor(actor.amr)) {
         throw new ServiceError('SECOND_FACTOR_REQUIRED', 'sign in with your second factor to change 2FA settings');
       }
       return found;
@@ -164,4 +167,4 @@ function createContext(deps: ServiceDeps) {
 type Context = ReturnType<typeof createContext>;
 
 export type { Context };
-export { BUSY_RETRY_SECONDS, checkCodeShape, codeDigits, createContext, factorData, secondsUntil };
+export { activeFactors, BUSY_RETRY_SECONDS, checkCodeShape, codeDigits, createContext, factorData, secondsUntil };

@@ -13,6 +13,12 @@ type ServiceErrorCode =
   | 'TWO_FACTOR_ENABLED'
   | 'TWO_FACTOR_NOT_ENABLED'
   | 'ENROLLMENT_NOT_STARTED'
+  /** No active authenticator of that id for this user. */
+  | 'AUTHENTICATOR_NOT_FOUND'
+  /** The user has as many active authenticators as the policy allows. */
+  | 'AUTHENTICATOR_LIMIT'
+  /** The user's authenticators changed while the request ran: read them again. */
+  | 'AUTHENTICATORS_CHANGED'
   | 'TOKEN_INVALID'
   | 'USER_NOT_FOUND'
   /** A session that has not passed the second factor, on an account with 2FA on. */

@@ -1,6 +1,6 @@
-// Enrollment and the TOTP factor's life: start (bound to the session that
-// starts it), confirm, status, step-up validation, turning off, and new
-// backup codes. Every change to 2FA ends the user's other sessions.
+// Enrollment and the authenticators' life: start (bound to the session that
+// starts it), confirm, status, step-up validation, rename, remove, turning
+// off, and new backup codes. Every change to 2FA ends the user's other sessions.
 
 import {
   type Algorithm,
@@ -14,12 +14,59 @@ import {
   sealSecret,
 } from '@otpkit/core';
 import type { Factor, User } from '../store/store.js';
-import { type Context, checkCodeShape, factorData } from './context.js';
+import { activeFactors, type Context, checkCodeShape, factorData } from './context.js';
 import { ServiceError } from './errors.js';
 import { checkSecondFactor } from './second-factor.js';
-import type { Actor, EnrollmentView, RequestContext, Service, TwoFactorStatus } from './types.js';
+import type {
+  Actor,
+  AuthenticatorView,
+  EnrollmentView,
+  RequestContext,
+  SecondFactorInput,
+  Service,
+  TwoFactorStatus,
+} from './types.js';
 
-const alreadyOn = () => new ServiceError('TWO_FACTOR_ENABLED', 'two-factor authentication is already on');
+const alreadyOn = () => new ServiceError('TWO_FACTOR_ENABLED', 'this authenticator is already on');
+const notFound = () => new ServiceError('AUTHENTICATOR_NOT_FOUND', 'no such authenticator');
+const MAX_NAME = 64;
+
+/** An authenticator's name as the user typed it, trimmed; INPUT_INVALID if empty, too long or with control characters. */
+function authenticatorName(name: string): string {
+  const trimmed = name.trim();
+  if (trimmed.length < 1 || trimmed.length > MAX_NAME || /\p{C}/u.test(trimmed)) {
+    throw new ServiceError(
+      'INPUT_INVALID',
+      `an authenticator's name must be 1 to ${MAX_NAME} characters without control or invisible characters`,
+    );
+  }
+  return trimmed;
+}
+
+/** "Authenticator", then "Authenticator 2", ...: a name no active one has. */
+function defaultName(active: readonly Factor[]): string {
+  const taken = new Set(active.map((f) => f.name));
+  for (let n = 1; ; n++) {
+    const name = n === 1 ? 'Authenticator' : `Authenticator ${n}`;
+    if (!taken.has(name)) return name;
+  }
+}
+
+const isoOrNull = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+function authenticatorView(f: Factor): AuthenticatorView {
+  return {
+    id: f.id,
+    name: f.name,
+    algorithm: f.algorithm,
+    digits: f.digits,
+    periodSeconds: f.periodSeconds,
+    createdAt: new Date(f.createdAt).toISOString(),
+    confirmedAt: isoOrNull(f.confirmedAt),
+    // The start of the time step of the last code it accepted.
+    lastUsedAt: isoOrNull(f.lastCounter >= 0 ? f.lastCounter * f.periodSeconds * 1000 : null),
+  };
+}
 
 async function enrollmentView(c: Context, user: User, factor: Factor): Promise<EnrollmentView> {
   const { secret } = await openSecret(c.ring, factor.sealedSecret, factorData(factor));
@@ -32,8 +79,17 @@ async function enrollmentView(c: Context, user: User, factor: Factor): Promise<E
     periodSeconds: factor.periodSeconds,
   });
   const base32 = base32Encode(secret);
-  const { algorithm, digits, periodSeconds } = factor;
-  return { secret: base32, secretGrouped: groupSecret(base32), uri, algorithm, digits, periodSeconds };
+  const { id: authenticatorId, name, algorithm, digits, periodSeconds } = factor;
+  return {
+    authenticatorId,
+    name,
+    secret: base32,
+    secretGrouped: groupSecret(base32),
+    uri,
+    algorithm,
+    digits,
+    periodSeconds,
+  };
 }
 
 function freshBackupCodes(c: Context) {
@@ -41,15 +97,24 @@ function freshBackupCodes(c: Context) {
   return { codes, hashes: codes.map((code) => hashBackupCode(c.ring, code)), ids: codes.map(() => c.newId()) };
 }
 
+const limitReached = (c: Context) =>
+  new ServiceError(
+    'AUTHENTICATOR_LIMIT',
+    `at most ${c.config.maxAuthenticators} authenticators: remove one to add another`,
+  );
+
 /**
- * Starts enrollment, or shows this session's pending one again (a closed
- * tab is not a new secret). A pending secret is shown only to the session
- * that started it: another session starts over with a new secret.
+ * Starts enrolling an authenticator (the first, or another one once 2FA is
+ * on, from a session that passed it), or shows this session's pending one
+ * again (a closed tab is not a new secret). A pending secret is shown only
+ * to the session that started it: another session starts over with a new secret.
  */
 async function enroll(c: Context, actor: Actor, context: RequestContext): Promise<EnrollmentView> {
-  const { user, factor: existing } = await c.userWithFactor(actor);
-  if (existing?.status === 'active') throw alreadyOn();
+  const { user, factors } = await c.userWithFactors(actor);
+  const active = activeFactors(factors);
+  const existing = factors.find((f) => f.status === 'pending');
   if (existing && existing.sessionId === actor.sessionId) return enrollmentView(c, user, existing);
+  if (active.length >= c.config.maxAuthenticators) throw limitReached(c);
   const id = c.newId();
   const secret = generateSecret({ randomBytes: c.random });
   const sealedSecret = await sealSecret(c.ring, secret, {
@@ -57,92 +122,169 @@ async function enroll(c: Context, actor: Actor, context: RequestContext): Promis
     randomBytes: c.random,
   });
   const factor = await c.store.putPendingFactor(
-    { id, userId: user.id, sessionId: actor.sessionId, sealedSecret, ...c.config.enrollment, now: c.nowMs() },
+    {
+      id,
+      userId: user.id,
+      name: defaultName(active),
+      sessionId: actor.sessionId,
+      sealedSecret,
+      ...c.config.enrollment,
+      now: c.nowMs(),
+    },
     existing?.id,
   );
-  if (factor.id !== id) {
-    if (factor.sessionId === actor.sessionId) return enrollmentView(c, user, factor);
+  if (factor?.id !== id) {
+    if (factor && factor.sessionId === actor.sessionId) return enrollmentView(c, user, factor);
     throw new ServiceError('ENROLLMENT_NOT_STARTED', 'another session started enrolling at the same moment');
   }
-  await c.audit('enrollment_started', user.id, context);
+  await c.audit('enrollment_started', user.id, context, { authenticatorId: id });
   return enrollmentView(c, user, factor);
 }
 
 /**
- * A valid code turns this session's pending factor on and returns the
- * backup codes, once. The session has now passed a second factor; every
- * other session of the user ends, so a password alone no longer gets in.
+ * A valid code turns this session's pending authenticator on, named `name`
+ * if given. The first one turns 2FA on and returns the backup codes, once.
+ * The session has now passed a second factor; every other session of the
+ * user ends, so a password alone (or an older session) no longer gets in.
  */
-async function confirm(c: Context, actor: Actor, code: string, context: RequestContext) {
-  const { factor } = await c.userWithFactor(actor);
-  if (factor?.status === 'active') throw alreadyOn();
+async function confirm(c: Context, actor: Actor, code: string, context: RequestContext, name?: string) {
+  const chosen = name === undefined ? undefined : authenticatorName(name);
+  const { factors } = await c.userWithFactors(actor);
+  const factor = factors.find((f) => f.status === 'pending');
   if (!factor || factor.sessionId !== actor.sessionId)
     throw new ServiceError('ENROLLMENT_NOT_STARTED', 'start enrollment first (in this session)');
-  checkCodeShape({ code }, factor);
+  checkCodeShape({ code }, [factor]);
   const result = (await c.totpOf(factor)).verify(code, { nowSeconds: c.nowMs() / 1000, window: c.config.windowSteps });
   if (!result.ok) throw new ServiceError('CODE_WRONG', 'the code is not valid');
-  const backup = freshBackupCodes(c);
+  const first = activeFactors(factors).length === 0;
+  const backup = first ? freshBackupCodes(c) : undefined;
+  const named = chosen ?? factor.name;
   const activated = await c.store.activateFactor({
     userId: actor.userId,
     factorId: factor.id,
+    name: named,
     counter: result.counter,
-    codeHashes: backup.hashes,
-    ids: backup.ids,
+    maxActive: c.config.maxAuthenticators,
+    ...(backup ? { backupCodes: { hashes: backup.hashes, ids: backup.ids } } : {}),
     now: c.nowMs(),
     sessionId: actor.sessionId,
   });
   if (!activated) {
-    // Another request got there first: it turned 2FA on, or another session started enrolling over this one.
-    if ((await c.store.factor(actor.userId))?.status === 'active') throw alreadyOn();
-    throw new ServiceError('ENROLLMENT_NOT_STARTED', 'another session started enrolling: start again here');
+    // Another request got there first: it confirmed this one, another session
+    // started enrolling over it, or the user's authenticators changed.
+    const now = await c.store.factors(actor.userId);
+    if (now.some((f) => f.id === factor.id && f.status === 'active')) throw alreadyOn();
+    if (activeFactors(now).length >= c.config.maxAuthenticators) throw limitReached(c);
+    throw new ServiceError('ENROLLMENT_NOT_STARTED', 'another session changed 2FA meanwhile: start again here');
   }
-  await c.audit('enrollment_confirmed', actor.userId, context);
-  return { backupCodes: backup.codes };
+  await c.audit('enrollment_confirmed', actor.userId, context, { authenticatorId: factor.id, authenticator: named });
+  const authenticator = authenticatorView({ ...factor, name: named, status: 'active', lastCounter: result.counter });
+  return backup ? { backupCodes: backup.codes, authenticator } : { authenticator };
 }
 
 async function status(c: Context, actor: Actor): Promise<TwoFactorStatus> {
-  const { user, factor } = await c.userWithFactor(actor);
-  const codes = factor?.status === 'active' ? await c.store.backupCodes(user.id) : [];
+  const { user, factors } = await c.userWithFactors(actor);
+  const active = activeFactors(factors);
+  const codes = active.length > 0 ? await c.store.backupCodes(user.id) : [];
+  const pending = factors.find((f) => f.status === 'pending');
+  const shown = active[0] ?? pending; // the fields of one authenticator, as before there could be several
   const now = c.nowMs();
   return {
-    enabled: factor?.status === 'active',
-    pending: factor?.status === 'pending',
-    algorithm: factor?.algorithm ?? null,
-    digits: factor?.digits ?? null,
-    periodSeconds: factor?.periodSeconds ?? null,
-    confirmedAt: factor?.confirmedAt ? new Date(factor.confirmedAt).toISOString() : null,
+    enabled: active.length > 0,
+    pending: pending !== undefined,
+    algorithm: shown?.algorithm ?? null,
+    digits: shown?.digits ?? null,
+    periodSeconds: shown?.periodSeconds ?? null,
+    confirmedAt: isoOrNull(active[0]?.confirmedAt ?? null),
+    authenticators: active.map(authenticatorView),
     backupCodesRemaining: codes.filter((code) => code.usedAt === null).length,
     locked: user.lockedPermanently || user.lockedUntil > now,
     lockedUntil: user.lockedUntil > now ? new Date(user.lockedUntil).toISOString() : null,
   };
 }
 
+/** 2FA off: every authenticator and backup code goes; other sessions end. */
+async function turnOff(c: Context, actor: Actor, context: RequestContext) {
+  await c.store.deleteFactors(actor.userId, actor.sessionId, c.nowMs());
+  await c.audit('two_factor_disabled', actor.userId, context);
+}
+
+/**
+ * Removes an authenticator. It takes a code from another one or a backup
+ * code (a code from the one going is no proof of the rest); the last one
+ * goes by disable's rules (its own code or a backup code) and turns 2FA off.
+ */
+async function removeAuthenticator(
+  c: Context,
+  actor: Actor,
+  id: string,
+  input: SecondFactorInput,
+  context: RequestContext,
+): Promise<{ twoFactorEnabled: boolean }> {
+  const found = await c.userWithFactors(actor);
+  const active = activeFactors(found.factors);
+  const target = active.find((f) => f.id === id);
+  if (!target) throw notFound();
+  if (active.length === 1) {
+    await checkSecondFactor(c, found, input, context);
+    await turnOff(c, actor, context);
+    return { twoFactorEnabled: false };
+  }
+  await checkSecondFactor(c, found, input, context, { except: id });
+  if (!(await c.store.removeFactor({ userId: actor.userId, factorId: id, keep: actor.sessionId, now: c.nowMs() }))) {
+    // A racing request removed it, or every other one: look again.
+    throw new ServiceError('AUTHENTICATORS_CHANGED', 'the authenticators changed meanwhile: look again and retry');
+  }
+  await c.audit('authenticator_removed', actor.userId, context, { authenticatorId: id, authenticator: target.name });
+  return { twoFactorEnabled: true };
+}
+
 function factors(
   c: Context,
-): Pick<Service, 'enroll' | 'confirm' | 'status' | 'validate' | 'disable' | 'rotateBackupCodes'> {
+): Pick<
+  Service,
+  | 'enroll'
+  | 'confirm'
+  | 'status'
+  | 'validate'
+  | 'disable'
+  | 'rotateBackupCodes'
+  | 'authenticators'
+  | 'renameAuthenticator'
+  | 'removeAuthenticator'
+> {
   return {
     enroll: (actor, context) => enroll(c, actor, context),
-    confirm: (actor, code, context) => confirm(c, actor, code, context),
+    confirm: (actor, code, context, name) => confirm(c, actor, code, context, name),
     status: (actor) => status(c, actor),
     /** A step-up check of a code for a signed-in user. */
     async validate(actor, input, context) {
-      const method = await checkSecondFactor(c, await c.userWithFactor(actor), input, context);
+      const method = await checkSecondFactor(c, await c.userWithFactors(actor), input, context);
       return { valid: true as const, method };
     },
     /** Turning 2FA off takes a current code or a backup code, not just a session; other sessions end. */
     async disable(actor, input, context) {
-      await checkSecondFactor(c, await c.userWithFactor(actor), input, context);
-      await c.store.deleteFactor(actor.userId, actor.sessionId, c.nowMs());
-      await c.audit('two_factor_disabled', actor.userId, context);
+      await checkSecondFactor(c, await c.userWithFactors(actor), input, context);
+      await turnOff(c, actor, context);
     },
     /** New backup codes (the old ones stop working); other sessions end. */
     async rotateBackupCodes(actor, code, context) {
-      await checkSecondFactor(c, await c.userWithFactor(actor), { code }, context);
+      await checkSecondFactor(c, await c.userWithFactors(actor), { code }, context);
       const backup = freshBackupCodes(c);
       await c.store.replaceBackupCodes(actor.userId, backup, actor.sessionId, c.nowMs());
       await c.audit('backup_codes_rotated', actor.userId, context);
       return { backupCodes: backup.codes };
     },
+    async authenticators(actor) {
+      return activeFactors((await c.userWithFactors(actor)).factors).map(authenticatorView);
+    },
+    async renameAuthenticator(actor, id, name, context) {
+      const chosen = authenticatorName(name);
+      await c.userWithFactors(actor); // a session that passed 2FA
+      if (!(await c.store.renameFactor(actor.userId, id, chosen))) throw notFound();
+      await c.audit('authenticator_renamed', actor.userId, context, { authenticatorId: id, authenticator: chosen });
+    },
+    removeAuthenticator: (actor, id, input, context) => removeAuthenticator(c, actor, id, input, context),
   };
 }
 

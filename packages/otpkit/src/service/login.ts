@@ -1,9 +1,9 @@
 // The two-step login: the password (throttled per account, the KDF capped),
 // then a single-use challenge answered with a TOTP or backup code.
 
-import type { UserWithFactor } from '../store/store.js';
+import type { Factor, UserWithFactors } from '../store/store.js';
 import { normalizeUsername } from './accounts.js';
-import { BUSY_RETRY_SECONDS, type Context, codeDigits, secondsUntil } from './context.js';
+import { activeFactors, BUSY_RETRY_SECONDS, type Context, codeDigits, secondsUntil } from './context.js';
 import { ServiceError } from './errors.js';
 import { verifyPassword } from './passwords.js';
 import { checkSecondFactor } from './second-factor.js';
@@ -16,9 +16,9 @@ import type { LoginResult, RequestContext, Service } from './types.js';
  * name costs the same KDF run (verifyPassword of an empty hash).
  */
 async function passwordStep(c: Context, username: string, password: string, context: RequestContext) {
-  let found: UserWithFactor | undefined;
+  let found: UserWithFactors | undefined;
   try {
-    found = await c.store.userWithFactor({ username: normalizeUsername(username) });
+    found = await c.store.userWithFactors({ username: normalizeUsername(username) });
   } catch (error) {
     if (!(error instanceof ServiceError)) throw error;
     found = undefined; // a name that cannot exist is an unknown user: same answer, same cost
@@ -53,22 +53,22 @@ function login(c: Context): Pick<Service, 'login' | 'loginVerify'> {
   const { store, config } = c;
   return {
     async login(username, password, context): Promise<LoginResult> {
-      let { user, factor } = await passwordStep(c, username, password, context);
+      let { user, factors } = await passwordStep(c, username, password, context);
       // A password alone opens a session only while 2FA is off, and only if it
       // did not come on while the KDF ran (the session's epoch would be stale).
-      for (let tries = 0; factor?.status !== 'active'; tries++) {
+      for (let tries = 0; activeFactors(factors).length === 0; tries++) {
         const session = c.newSession(user, ['pwd']);
         const event = c.event('login', user.id, context, { secondFactor: 'none' });
         if (await store.createSession(session.row, [event])) {
           c.emit(event);
           return { status: 'authenticated', tokens: c.tokensFor(session) };
         }
-        const again = await store.userWithFactor({ id: user.id });
+        const again = await store.userWithFactors({ id: user.id });
         if (!again || tries >= 2) {
           await store.refundPasswordAttempt(user.id);
           throw new ServiceError('SERVER_BUSY', 'the account changed while signing in: try again', BUSY_RETRY_SECONDS);
         }
-        ({ user, factor } = again);
+        ({ user, factors } = again);
       }
       const { token, hash } = c.newToken();
       const now = c.nowMs();
@@ -90,11 +90,15 @@ function login(c: Context): Pick<Service, 'login' | 'loginVerify'> {
         throw new ServiceError('CHALLENGE_INVALID', 'the login challenge is unknown, used, expired or out of attempts');
       const method = input.code !== undefined ? 'totp' : 'backup_code';
       const session = c.newSession(found.user, ['pwd', method === 'totp' ? 'otp' : 'backup']);
-      const audit = [c.event('login', found.user.id, context, { secondFactor: method })];
+      // The sign-in's event names the authenticator that matched.
+      const audit = (matched: Factor | undefined) => [
+        c.event('login', found.user.id, context, {
+          secondFactor: method,
+          ...(matched ? { authenticatorId: matched.id, authenticator: matched.name } : {}),
+        }),
+      ];
       await checkSecondFactor(c, found, input, context, {
-        challenge: { tokenHash, maxAttempts },
-        session: session.row,
-        audit,
+        login: { challenge: { tokenHash, maxAttempts }, session: session.row, audit },
       });
       return c.tokensFor(session);
     },

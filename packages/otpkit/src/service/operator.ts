@@ -99,13 +99,13 @@ async function rotateKeys(c: Context, onProgress?: (done: number, total: number)
       const opened = await openSecret(ring, factor.sealedSecret, factorData(factor));
       if (opened.needsReseal) {
         const sealed = await sealSecret(ring, opened.secret, { ...factorData(factor), randomBytes });
-        changes.push({ userId: factor.userId, before: factor.sealedSecret, after: sealed });
+        changes.push({ factorId: factor.id, before: factor.sealedSecret, after: sealed });
       }
       opened.secret.fill(0); // our own copy (see openSecret): no plaintext waits for the collector
     }
     resealed += await store.resealFactors(changes);
     done += batch.length;
-    after = batch[batch.length - 1]!.userId;
+    after = batch[batch.length - 1]!.id;
     onProgress?.(done, total);
   }
   await c.audit('keys_rotated', null, { ip: null }, { resealed, currentKey: ring.currentId });
@@ -145,7 +145,7 @@ function operator(
     },
     async resetTwoFactor(username) {
       const user = await userNamed(c, username);
-      await store.deleteFactor(user.id, null, c.nowMs());
+      await store.deleteFactors(user.id, null, c.nowMs());
       await store.unlock(user.id);
       await c.audit('two_factor_reset', user.id, { ip: null });
     },

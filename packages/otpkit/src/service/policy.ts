@@ -6,6 +6,8 @@
 interface Policy {
   /** Backup codes made at enrollment and on rotation. */
   backupCodes: number;
+  /** Active authenticators a user may have at once. */
+  maxAuthenticators: number;
   /** TOTP steps accepted each side of now (each step is one more HMAC and one more code an attacker may hit). */
   totpWindowSteps: number;
   /** A login challenge's life and its attempts. */
@@ -24,6 +26,7 @@ interface Policy {
 
 const DEFAULT_POLICY: Readonly<Policy> = Object.freeze({
   backupCodes: 10,
+  maxAuthenticators: 5,
   totpWindowSteps: 1,
   challengeTtlSeconds: 5 * 60,
   challengeAttempts: 5,
@@ -39,6 +42,7 @@ const DEFAULT_POLICY: Readonly<Policy> = Object.freeze({
 /** Each setting's range: wide enough for any sane deployment, narrow enough to refuse a typo's extra zeros. */
 const RANGES: Readonly<Record<keyof Policy, readonly [min: number, max: number]>> = {
   backupCodes: [1, 100],
+  maxAuthenticators: [1, 20],
   totpWindowSteps: [0, 10],
   challengeTtlSeconds: [30, 3600],
   challengeAttempts: [1, 20],

@@ -1,9 +1,10 @@
-// Checking a second factor (a TOTP code or a backup code) for an account with
-// 2FA on: the attempt budget, the verdict, and settling a pass atomically.
+// Checking a second factor (a TOTP code from any of the user's authenticators,
+// or a backup code) for an account with 2FA on: the attempt budget, the
+// verdict, and settling a pass atomically.
 
 import { checkBackupCode, type Totp } from '@otpkit/core';
-import type { AuditEvent, Factor, NewSession, Spend, User, UserWithFactor } from '../store/store.js';
-import { type Context, checkCodeShape, secondsUntil } from './context.js';
+import type { AuditEvent, Factor, NewSession, Spend, User, UserWithFactors } from '../store/store.js';
+import { activeFactors, type Context, checkCodeShape, secondsUntil } from './context.js';
 import { ServiceError } from './errors.js';
 import type { RequestContext, SecondFactorInput } from './types.js';
 
@@ -11,8 +12,12 @@ import type { RequestContext, SecondFactorInput } from './types.js';
 interface Login {
   challenge: { tokenHash: string; maxAttempts: number };
   session: NewSession;
-  audit: AuditEvent[];
+  /** The events a pass stores, given the authenticator that matched (none for a backup code). */
+  audit: (matched: Factor | undefined) => AuditEvent[];
 }
+
+/** An authenticator and its TOTP, opened once per check. */
+type Candidate = { factor: Factor; totp: Totp };
 
 type Method = 'totp' | 'backup_code';
 
@@ -44,22 +49,26 @@ function lockedError(user: User, now: number): ServiceError | undefined {
  */
 async function checkSecondFactor(
   c: Context,
-  found: UserWithFactor,
+  found: UserWithFactors,
   input: SecondFactorInput,
   context: RequestContext,
-  login?: Login,
+  options: { login?: Login; except?: string } = {},
 ): Promise<Method> {
-  const { factor } = found;
-  if (factor?.status !== 'active')
-    throw new ServiceError('TWO_FACTOR_NOT_ENABLED', 'two-factor authentication is not on');
-  checkCodeShape(input, factor);
+  const { login } = options;
+  const active = activeFactors(found.factors);
+  if (active.length === 0) throw new ServiceError('TWO_FACTOR_NOT_ENABLED', 'two-factor authentication is not on');
+  const factors = active.filter((f) => f.id !== options.except);
+  checkCodeShape(input, active);
   const now = c.nowMs();
   let user = found.user;
-  const totp = input.code !== undefined ? await c.totpOf(factor) : undefined;
+  const candidates =
+    input.code !== undefined
+      ? await Promise.all(factors.map(async (factor) => ({ factor, totp: await c.totpOf(factor) })))
+      : [];
   for (let settles = 0; settles < MAX_SETTLES; settles++) {
     const locked = lockedError(user, now);
     if (locked) throw locked;
-    const outcome = await settle(c, { user, factor }, totp, input, context, login, now);
+    const outcome = await settle(c, user, candidates, input, context, login, now);
     if (outcome !== 'lost') return outcome;
     // The settle found the database changed: the challenge used up or gone, the budget locked, or the code spent.
     if (login && !(await c.store.loginChallenge({ ...login.challenge, now }))) {
@@ -70,24 +79,39 @@ async function checkSecondFactor(
   throw c.busy();
 }
 
-/** What the code spends if it passes, and whether it was a used one. */
-async function verdict(
-  c: Context,
-  { user, factor }: { user: User; factor: Factor },
-  totp: Totp | undefined,
-  input: SecondFactorInput,
-  now: number,
-): Promise<{ spend?: Spend; reused: boolean; remaining?: number }> {
-  if (totp !== undefined && input.code !== undefined) {
-    const result = totp.verify(input.code, {
+/**
+ * A TOTP code against every authenticator of its length, each checked in
+ * full (constant time, and no early exit that would time which one matched):
+ * the first that matches, else whether any had it as a used code.
+ */
+function totpVerdict(c: Context, candidates: readonly Candidate[], code: string, now: number) {
+  const digits = code.replaceAll(' ', '').length;
+  let matched: { factor: Factor; counter: number } | undefined;
+  let reused = false;
+  for (const { factor, totp } of candidates) {
+    if (factor.digits !== digits) continue;
+    const result = totp.verify(code, {
       nowSeconds: now / 1000,
       window: c.config.windowSteps,
       afterCounter: factor.lastCounter >= 0 ? factor.lastCounter : undefined,
     });
-    return result.ok
-      ? { spend: { factorId: factor.id, counter: result.counter }, reused: false }
-      : { reused: result.reason === 'reused' };
+    if (result.ok) matched ??= { factor, counter: result.counter };
+    else reused ||= result.reason === 'reused';
   }
+  return matched
+    ? { spend: { factorId: matched.factor.id, counter: matched.counter }, matched: matched.factor, reused: false }
+    : { reused };
+}
+
+/** What the code spends if it passes (and which authenticator matched), and whether it was a used one. */
+async function verdict(
+  c: Context,
+  user: User,
+  candidates: readonly Candidate[],
+  input: SecondFactorInput,
+  now: number,
+): Promise<{ spend?: Spend; matched?: Factor; reused: boolean; remaining?: number }> {
+  if (input.code !== undefined) return totpVerdict(c, candidates, input.code, now);
   const codes = await c.store.backupCodes(user.id);
   const result = checkBackupCode(
     c.ring,
@@ -108,21 +132,20 @@ async function verdict(
  */
 async function settle(
   c: Context,
-  found: { user: User; factor: Factor },
-  totp: Totp | undefined,
+  user: User,
+  candidates: readonly Candidate[],
   input: SecondFactorInput,
   context: RequestContext,
   login: Login | undefined,
   now: number,
 ): Promise<Method | 'lost'> {
-  const { user } = found;
   const method = input.code !== undefined ? 'totp' : 'backup_code';
-  const { spend, reused, remaining } = await verdict(c, found, totp, input, now);
+  const { spend, matched, reused, remaining } = await verdict(c, user, candidates, input, now);
   const base = { userId: user.id, now, ...(login ? { challenge: login.challenge } : {}) };
   if (spend) {
     const audit = [
       ...(remaining === undefined ? [] : [c.event('backup_code_used', user.id, context, { remaining })]),
-      ...(login?.audit ?? []),
+      ...(login?.audit(matched) ?? []),
     ];
     const session = login ? { session: login.session } : {};
     if (await c.store.settleSecondFactor({ ...base, outcome: { passed: true, spend, ...session, audit } })) {

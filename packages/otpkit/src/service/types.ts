@@ -15,6 +15,8 @@ interface ServiceConfig {
   windowSteps: number;
   /** Backup codes made at a time. */
   backupCodes: number;
+  /** Active authenticators a user may have at once. */
+  maxAuthenticators: number;
   challengeTtlMs: number;
   challengeMaxAttempts: number;
   accessTokenTtlSeconds: number;
@@ -75,6 +77,10 @@ interface Actor {
 
 /** A pending enrollment as the user sees it (the HTTP layer adds the QR code). */
 interface EnrollmentView {
+  /** The authenticator being enrolled. */
+  authenticatorId: string;
+  /** Its name until the confirm names it ("Authenticator", "Authenticator 2", ...). */
+  name: string;
   /** Canonical base32. */
   secret: string;
   /** The same in groups of four, for typing. */
@@ -86,6 +92,19 @@ interface EnrollmentView {
   periodSeconds: number;
 }
 
+/** An active authenticator as its user sees it: never its secret. */
+interface AuthenticatorView {
+  id: string;
+  name: string;
+  algorithm: string;
+  digits: number;
+  periodSeconds: number;
+  createdAt: string;
+  confirmedAt: string | null;
+  /** The start of the time step of the last code it accepted; null before the first. */
+  lastUsedAt: string | null;
+}
+
 interface TwoFactorStatus {
   enabled: boolean;
   pending: boolean;
@@ -93,6 +112,8 @@ interface TwoFactorStatus {
   digits: number | null;
   periodSeconds: number | null;
   confirmedAt: string | null;
+  /** The active authenticators, oldest first (algorithm, digits, periodSeconds and confirmedAt above are the first's). */
+  authenticators: AuthenticatorView[];
   backupCodesRemaining: number;
   locked: boolean;
   lockedUntil: string | null;
@@ -137,7 +158,13 @@ interface Service {
   logout(actor: Actor & { sessionId: string }, context: RequestContext): Promise<void>;
   // Enrollment and the factor's life
   enroll(actor: Actor, context: RequestContext): Promise<EnrollmentView>;
-  confirm(actor: Actor, code: string, context: RequestContext): Promise<{ backupCodes: string[] }>;
+  /** Turns the pending authenticator on; the first one also returns the backup codes, once. */
+  confirm(
+    actor: Actor,
+    code: string,
+    context: RequestContext,
+    name?: string,
+  ): Promise<{ backupCodes?: string[]; authenticator: AuthenticatorView }>;
   status(actor: Actor): Promise<TwoFactorStatus>;
   validate(
     actor: Actor,
@@ -146,6 +173,16 @@ interface Service {
   ): Promise<{ valid: true; method: 'totp' | 'backup_code' }>;
   disable(actor: Actor, input: SecondFactorInput, context: RequestContext): Promise<void>;
   rotateBackupCodes(actor: Actor, code: string, context: RequestContext): Promise<{ backupCodes: string[] }>;
+  // Several authenticators
+  authenticators(actor: Actor): Promise<AuthenticatorView[]>;
+  renameAuthenticator(actor: Actor, id: string, name: string, context: RequestContext): Promise<void>;
+  /** Takes a code from another authenticator or a backup code; the last one goes as disable does (2FA off). */
+  removeAuthenticator(
+    actor: Actor,
+    id: string,
+    input: SecondFactorInput,
+    context: RequestContext,
+  ): Promise<{ twoFactorEnabled: boolean }>;
   // Operator actions
   listUsers(): Promise<UserSummary[]>;
   unlock(username: string): Promise<void>;
@@ -157,6 +194,7 @@ interface Service {
 
 export type {
   Actor,
+  AuthenticatorView,
   EnrollmentView,
   KeyRotation,
   LoginResult,

@@ -1,5 +1,6 @@
-// The TOTP factor: a pending one while enrolling, then active with the last
-// counter it accepted; turning it on or off ends the user's other sessions.
+// TOTP authenticators: a user's active ones, each with the last counter it
+// accepted, and at most one pending enrollment; adding, removing or turning
+// them all off ends the user's other sessions.
 
 import { newBackupCodes } from './backup-codes.js';
 import type { Db, Statement } from './db.js';
@@ -10,21 +11,27 @@ import type { Store } from './types.js';
 // RFC 6238 §5.2: a verifier MUST NOT accept the second attempt of an OTP
 // after a successful validation; a counter is spent by moving last_counter
 // past it, in one conditional UPDATE, so only one racing caller wins it.
+// Each authenticator has its own: a code from one leaves the others' alone.
 const claimCounter = (userId: string, factorId: string, counter: number): Statement => ({
   sql: `UPDATE totp_factors SET last_counter = ? WHERE user_id = ? AND id = ? AND status = 'active' AND last_counter < ?`,
   params: [counter, userId, factorId, counter],
   expectChanges: 1,
 });
 
-type FactorMethods = Pick<Store, 'factor' | 'putPendingFactor' | 'activateFactor' | 'deleteFactor'>;
+type FactorMethods = Pick<
+  Store,
+  'factors' | 'putPendingFactor' | 'activateFactor' | 'renameFactor' | 'removeFactor' | 'deleteFactors'
+>;
 
 function factors(db: Db): FactorMethods {
-  const factor = async (userId: string) => {
-    const row = await first<FactorRow>(db, `SELECT ${FACTOR_COLUMNS} FROM totp_factors WHERE user_id = ?`, [userId]);
-    return row && toFactor(row);
-  };
+  const all = async (userId: string) =>
+    (
+      await db.all<FactorRow>(`SELECT ${FACTOR_COLUMNS} FROM totp_factors WHERE user_id = ? ORDER BY created_at, id`, [
+        userId,
+      ])
+    ).map(toFactor);
   return {
-    factor,
+    factors: all,
     async putPendingFactor(f, replacing) {
       if (replacing !== undefined) {
         await db.run("DELETE FROM totp_factors WHERE user_id = ? AND id = ? AND status = 'pending'", [
@@ -33,25 +40,62 @@ function factors(db: Db): FactorMethods {
         ]);
       }
       await db.run(
-        `INSERT INTO totp_factors (user_id, id, status, session_id, sealed_secret, algorithm, digits, period_seconds, created_at)
-         VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id) DO NOTHING`,
-        [f.userId, f.id, f.sessionId, f.sealedSecret, f.algorithm, f.digits, f.periodSeconds, f.now],
+        `INSERT INTO totp_factors (user_id, id, name, status, session_id, sealed_secret, algorithm, digits, period_seconds, created_at)
+         VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id) WHERE status = 'pending' DO NOTHING`,
+        [f.userId, f.id, f.name, f.sessionId, f.sealedSecret, f.algorithm, f.digits, f.periodSeconds, f.now],
       );
-      return (await factor(f.userId))!;
+      const row = await first<FactorRow>(
+        db,
+        `SELECT ${FACTOR_COLUMNS} FROM totp_factors WHERE user_id = ? AND status = 'pending'`,
+        [f.userId],
+      );
+      return row && toFactor(row);
     },
     async activateFactor(a) {
+      // The first one (with backup codes) only while there is none; another only below the limit.
       return db.batch([
         {
-          sql: `UPDATE totp_factors SET status = 'active', last_counter = ?, confirmed_at = ?, session_id = NULL
-                WHERE user_id = ? AND id = ? AND status = 'pending' AND last_counter < ?`,
-          params: [a.counter, a.now, a.userId, a.factorId, a.counter],
+          sql: `UPDATE totp_factors SET status = 'active', name = ?, last_counter = ?, confirmed_at = ?, session_id = NULL
+                WHERE user_id = ? AND id = ? AND status = 'pending' AND last_counter < ?
+                AND (SELECT COUNT(*) FROM totp_factors a WHERE a.user_id = ? AND a.status = 'active')
+                    ${a.backupCodes ? '= 0' : 'BETWEEN 1 AND ?'}`,
+          params: [
+            a.name,
+            a.counter,
+            a.now,
+            a.userId,
+            a.factorId,
+            a.counter,
+            a.userId,
+            ...(a.backupCodes ? [] : [a.maxActive - 1]),
+          ],
           expectChanges: 1,
         },
         ...endSessions(a.userId, a.sessionId ?? null, a.now, true),
-        ...newBackupCodes(a.userId, { hashes: a.codeHashes, ids: a.ids }, a.now),
+        ...(a.backupCodes ? newBackupCodes(a.userId, a.backupCodes, a.now) : []),
       ]);
     },
-    async deleteFactor(userId, keep, now) {
+    async renameFactor(userId, factorId, name) {
+      return (
+        (await db.run("UPDATE totp_factors SET name = ? WHERE user_id = ? AND id = ? AND status = 'active'", [
+          name,
+          userId,
+          factorId,
+        ])) === 1
+      );
+    },
+    async removeFactor(r) {
+      return db.batch([
+        {
+          sql: `DELETE FROM totp_factors WHERE user_id = ? AND id = ? AND status = 'active'
+                AND EXISTS (SELECT 1 FROM totp_factors o WHERE o.user_id = ? AND o.id <> ? AND o.status = 'active')`,
+          params: [r.userId, r.factorId, r.userId, r.factorId],
+          expectChanges: 1,
+        },
+        ...endSessions(r.userId, r.keep, r.now),
+      ]);
+    },
+    async deleteFactors(userId, keep, now) {
       await db.batch([
         { sql: 'DELETE FROM backup_codes WHERE user_id = ?', params: [userId] },
         { sql: 'DELETE FROM totp_factors WHERE user_id = ?', params: [userId] },

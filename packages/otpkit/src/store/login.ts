@@ -8,7 +8,7 @@ import { consumeBackupCode } from './backup-codes.js';
 import { budgetClaim, passwordRefund } from './budgets.js';
 import type { Db, Statement, Step } from './db.js';
 import { claimCounter } from './factors.js';
-import { first, toUserWithFactor, USER_WITH_FACTOR, type UserWithFactorRow } from './rows.js';
+import { FACTORS_IN_ORDER, toUserWithFactors, USER_WITH_FACTOR, type UserWithFactorRow } from './rows.js';
 import { newSession } from './sessions.js';
 import type { Store } from './types.js';
 import type { AuditEvent, BudgetPolicy } from './values.js';
@@ -109,13 +109,12 @@ function login(db: Db, policy: BudgetPolicy): LoginMethods {
       ]);
     },
     async loginChallenge(c) {
-      const row = await first<UserWithFactorRow>(
-        db,
+      const rows = await db.all<UserWithFactorRow>(
         `SELECT ${USER_WITH_FACTOR} JOIN login_challenges ch ON ch.user_id = u.id
-         WHERE ch.token_hash = ? AND ch.used_at IS NULL AND ch.expires_at > ? AND ch.attempts < ?`,
+         WHERE ch.token_hash = ? AND ch.used_at IS NULL AND ch.expires_at > ? AND ch.attempts < ? ${FACTORS_IN_ORDER}`,
         [c.tokenHash, c.now, c.maxAttempts],
       );
-      return row && toUserWithFactor(row);
+      return toUserWithFactors(rows);
     },
     settleSecondFactor: (s) =>
       s.outcome.passed

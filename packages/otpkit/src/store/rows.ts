@@ -1,7 +1,7 @@
 // Rows as both databases return them, and the values made of them.
 
 import type { Db, Param } from './db.js';
-import type { Amr, Factor, User, UserWithFactor } from './values.js';
+import type { Amr, Factor, User, UserWithFactors } from './values.js';
 
 type UserRow = {
   id: string;
@@ -16,6 +16,7 @@ type UserRow = {
 type FactorRow = {
   id: string;
   user_id: string;
+  name: string;
   status: 'pending' | 'active';
   session_id: string | null;
   sealed_secret: string;
@@ -40,6 +41,7 @@ const toUser = (r: UserRow): User => ({
 const toFactor = (r: FactorRow): Factor => ({
   id: r.id,
   userId: r.user_id,
+  name: r.name,
   status: r.status,
   sessionId: r.session_id,
   sealedSecret: r.sealed_secret,
@@ -54,22 +56,24 @@ const toFactor = (r: FactorRow): Factor => ({
 const USER_COLUMNS =
   'id, username, password_hash, created_at, failed_attempts, locked_until, locked_permanently, session_epoch';
 const FACTOR_COLUMNS =
-  'id, user_id, status, session_id, sealed_secret, algorithm, digits, period_seconds, last_counter, created_at, confirmed_at';
+  'id, user_id, name, status, session_id, sealed_secret, algorithm, digits, period_seconds, last_counter, created_at, confirmed_at';
 
 type UserWithFactorRow = UserRow & { [K in keyof FactorRow as `f_${K}`]: FactorRow[K] | null };
 const FACTOR_COLUMN_NAMES = FACTOR_COLUMNS.split(', ') as (keyof FactorRow)[];
-/** SELECT ${USER_WITH_FACTOR} WHERE ...: a user and their factor, if any. */
+/** SELECT ${USER_WITH_FACTOR} WHERE ... ${FACTORS_IN_ORDER}: a user's row once per factor (once with NULLs for none). */
 const USER_WITH_FACTOR = `${[
   ...USER_COLUMNS.split(', ').map((c) => `u.${c}`),
   ...FACTOR_COLUMN_NAMES.map((c) => `f.${c} AS f_${c}`),
 ].join(', ')} FROM users u LEFT JOIN totp_factors f ON f.user_id = u.id`;
-const toUserWithFactor = (row: UserWithFactorRow): UserWithFactor => ({
-  user: toUser(row),
-  factor:
-    row.f_id === null
-      ? undefined
-      : toFactor(Object.fromEntries(FACTOR_COLUMN_NAMES.map((c) => [c, row[`f_${c}`]])) as FactorRow),
-});
+const FACTORS_IN_ORDER = 'ORDER BY f.created_at, f.id';
+/** One user's rows of USER_WITH_FACTOR as the user and their factors; undefined for no rows. */
+const toUserWithFactors = (rows: UserWithFactorRow[]): UserWithFactors | undefined =>
+  rows[0] && {
+    user: toUser(rows[0]),
+    factors: rows
+      .filter((row) => row.f_id !== null)
+      .map((row) => toFactor(Object.fromEntries(FACTOR_COLUMN_NAMES.map((c) => [c, row[`f_${c}`]])) as FactorRow)),
+  };
 
 const amrOf = (text: string): Amr[] => text.split(' ') as Amr[];
 
@@ -78,4 +82,14 @@ const first = async <T>(db: Db, sql: string, params: readonly Param[]): Promise<
   (await db.all<T>(sql, params))[0];
 
 export type { FactorRow, UserRow, UserWithFactorRow };
-export { amrOf, FACTOR_COLUMNS, first, toFactor, toUser, toUserWithFactor, USER_COLUMNS, USER_WITH_FACTOR };
+export {
+  amrOf,
+  FACTOR_COLUMNS,
+  FACTORS_IN_ORDER,
+  first,
+  toFactor,
+  toUser,
+  toUserWithFactors,
+  USER_COLUMNS,
+  USER_WITH_FACTOR,
+};

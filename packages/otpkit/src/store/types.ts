@@ -13,12 +13,12 @@ import type {
   RefreshUse,
   Spend,
   User,
-  UserWithFactor,
+  UserWithFactors,
 } from './values.js';
 
-/** For key rotation: a user's sealed secret, as read, and what replaces it. */
+/** For key rotation: an authenticator's sealed secret, as read, and what replaces it. */
 interface Reseal {
-  userId: string;
+  factorId: string;
   before: string;
   after: string;
 }
@@ -30,9 +30,9 @@ interface Store {
   createUser(user: { id: string; username: string; passwordHash: string; now: number }): Promise<boolean>;
   userByName(username: string): Promise<User | undefined>;
   userById(id: string): Promise<User | undefined>;
-  /** A user and their factor, if any, by id or by (normalized) name, in one query. */
-  userWithFactor(by: { id: string } | { username: string }): Promise<UserWithFactor | undefined>;
-  /** Every user, by name, with their factor's status (null: none). */
+  /** A user and their authenticators, by id or by (normalized) name, in one query. */
+  userWithFactors(by: { id: string } | { username: string }): Promise<UserWithFactors | undefined>;
+  /** Every user, by name, with their authenticators' status ('active' if any is; null: none). */
   listUsers(): Promise<(User & { factor: Factor['status'] | null })[]>;
   /** An operator's unlock: also lifts a permanent lock and the password throttle. */
   unlock(userId: string): Promise<boolean>;
@@ -48,32 +48,45 @@ interface Store {
   /** Gives back a claimed password attempt (a right password, or a fault of ours). */
   refundPasswordAttempt(userId: string): Promise<void>;
 
-  // The TOTP factor (factors.ts)
+  // TOTP authenticators (factors.ts)
 
-  factor(userId: string): Promise<Factor | undefined>;
+  /** The user's authenticators, oldest first. */
+  factors(userId: string): Promise<Factor[]>;
   /**
-   * Inserts a pending factor unless the user has one; returns the one that
-   * is stored. `replacing`: the id of a pending factor (another session's)
-   * to delete first; if a racing call stores its own in between, that one is returned.
+   * Inserts a pending authenticator unless the user has one; returns the
+   * pending one that is stored (undefined if a racing confirm just turned it
+   * on). `replacing`: the id of a pending one (another session's) to delete first.
    */
-  putPendingFactor(f: NewFactor, replacing?: string): Promise<Factor>;
+  putPendingFactor(f: NewFactor, replacing?: string): Promise<Factor | undefined>;
   /**
-   * Pending to active with the confirming code's counter, and a fresh set of
-   * backup codes. The confirming session (if any) has now passed a second
-   * factor; every other session of the user ends. False, with nothing
-   * changed, if that factor is not (or no longer) pending.
+   * Pending to active, named, with the confirming code's counter: with
+   * `backupCodes`, the first authenticator (while the user has none) and a
+   * fresh set of backup codes; without, another one (while the user has at
+   * least one and fewer than `maxActive`). The confirming session (if
+   * any) has now passed a second factor; every other session of the user
+   * ends. False, with nothing changed, if that one is not (or no longer)
+   * pending or the user is at the limit.
    */
   activateFactor(a: {
     userId: string;
     factorId: string;
+    name: string;
     counter: number;
-    codeHashes: string[];
-    ids: string[];
+    maxActive: number;
+    backupCodes?: { hashes: string[]; ids: string[] };
     now: number;
     sessionId?: string | null;
   }): Promise<boolean>;
-  /** 2FA off: the factor and backup codes go, and every session but `keep` (null: all) ends. */
-  deleteFactor(userId: string, keep: string | null, now: number): Promise<void>;
+  /** Renames an active authenticator; false if there is none of that id. */
+  renameFactor(userId: string, factorId: string, name: string): Promise<boolean>;
+  /**
+   * Removes an active authenticator while the user has another active one,
+   * and ends every session but `keep`; false, with nothing changed, otherwise
+   * (removing the last one is deleteFactors: 2FA off).
+   */
+  removeFactor(r: { userId: string; factorId: string; keep: string | null; now: number }): Promise<boolean>;
+  /** 2FA off: every authenticator and backup code goes, and every session but `keep` (null: all) ends. */
+  deleteFactors(userId: string, keep: string | null, now: number): Promise<void>;
 
   // Backup codes (backup-codes.ts)
 
@@ -90,8 +103,8 @@ interface Store {
 
   /** A login challenge after a right password, which gives its claimed password attempt back. */
   createChallenge(c: { tokenHash: string; userId: string; now: number; expiresAt: number }): Promise<void>;
-  /** A live login challenge's user and factor (unknown, used, expired or out of attempts: undefined); counts nothing. */
-  loginChallenge(c: { tokenHash: string; now: number; maxAttempts: number }): Promise<UserWithFactor | undefined>;
+  /** A live login challenge's user and authenticators (unknown, used, expired or out of attempts: undefined); counts nothing. */
+  loginChallenge(c: { tokenHash: string; now: number; maxAttempts: number }): Promise<UserWithFactors | undefined>;
   /**
    * Settles a second factor that was read and checked, in one transaction
    * (on PostgreSQL one statement), all or nothing: false, with nothing
@@ -152,16 +165,16 @@ interface Store {
   /** A factor whose secret is sealed under `keyId`, to try the key on. */
   factorSealedBy(keyId: string): Promise<Factor | undefined>;
   countFactors(): Promise<number>;
-  /** For key rotation: replaces a sealed secret only if it is still the one read. */
-  resealFactor(userId: string, before: string, after: string): Promise<boolean>;
+  /** For key rotation: replaces an authenticator's sealed secret only if it is still the one read. */
+  resealFactor(factorId: string, before: string, after: string): Promise<boolean>;
   /**
    * For key rotation: resealFactor for up to 10,000 changes at once, in one
    * statement (one transaction); returns how many secrets it replaced. A row
    * changed since it was read keeps its new value.
    */
   resealFactors(changes: readonly Reseal[]): Promise<number>;
-  /** Factors in user-id order after `afterUserId`, for batch jobs that can stop and resume. */
-  factorsAfter(afterUserId: string, limit: number): Promise<Factor[]>;
+  /** Authenticators in id order after `afterId`, for batch jobs that can stop and resume. */
+  factorsAfter(afterId: string, limit: number): Promise<Factor[]>;
 
   // Audit (audit.ts)
 

@@ -64,10 +64,10 @@ async function resealFactors(db: Db, changes: readonly Reseal[]): Promise<number
   }
   if (changes.length === 0) return 0;
   return db.run(
-    `WITH resealed (user_id, old_sealed, new_sealed) AS (VALUES ${changes.map(() => '(?, ?, ?)').join(', ')}) ` +
+    `WITH resealed (id, old_sealed, new_sealed) AS (VALUES ${changes.map(() => '(?, ?, ?)').join(', ')}) ` +
       'UPDATE totp_factors SET sealed_secret = resealed.new_sealed FROM resealed ' +
-      'WHERE totp_factors.user_id = resealed.user_id AND totp_factors.sealed_secret = resealed.old_sealed',
-    changes.flatMap((c) => [c.userId, c.before, c.after]),
+      'WHERE totp_factors.id = resealed.id AND totp_factors.sealed_secret = resealed.old_sealed',
+    changes.flatMap((c) => [c.factorId, c.before, c.after]),
   );
 }
 
@@ -118,18 +118,18 @@ function upkeep(db: Db): UpkeepMethods {
     async countFactors() {
       return Number((await first<{ n: number }>(db, 'SELECT COUNT(*) AS n FROM totp_factors', []))?.n ?? 0);
     },
-    async factorsAfter(afterUserId, limit) {
+    async factorsAfter(afterId, limit) {
       const rows = await db.all<FactorRow>(
-        `SELECT ${FACTOR_COLUMNS} FROM totp_factors WHERE user_id > ? ORDER BY user_id LIMIT ?`,
-        [afterUserId, limit],
+        `SELECT ${FACTOR_COLUMNS} FROM totp_factors WHERE id > ? ORDER BY id LIMIT ?`,
+        [afterId, limit],
       );
       return rows.map(toFactor);
     },
-    async resealFactor(userId, before, after) {
+    async resealFactor(factorId, before, after) {
       return (
-        (await db.run('UPDATE totp_factors SET sealed_secret = ? WHERE user_id = ? AND sealed_secret = ?', [
+        (await db.run('UPDATE totp_factors SET sealed_secret = ? WHERE id = ? AND sealed_secret = ?', [
           after,
-          userId,
+          factorId,
           before,
         ])) === 1
       );

@@ -1,18 +1,20 @@
-// Users: sign-up, look-ups by id or name (with their factor), the operator's list and unlock.
+// Users: sign-up, look-ups by id or name (with their authenticators), the operator's list and unlock.
 
 import type { Db } from './db.js';
 import {
+  FACTORS_IN_ORDER,
   first,
   toUser,
-  toUserWithFactor,
+  toUserWithFactors,
   USER_COLUMNS,
   USER_WITH_FACTOR,
   type UserRow,
   type UserWithFactorRow,
 } from './rows.js';
 import type { Store } from './types.js';
+import type { Factor } from './values.js';
 
-type UserMethods = Pick<Store, 'createUser' | 'userByName' | 'userById' | 'userWithFactor' | 'listUsers' | 'unlock'>;
+type UserMethods = Pick<Store, 'createUser' | 'userByName' | 'userById' | 'userWithFactors' | 'listUsers' | 'unlock'>;
 
 function users(db: Db): UserMethods {
   return {
@@ -33,17 +35,20 @@ function users(db: Db): UserMethods {
       const row = await first<UserRow>(db, `SELECT ${USER_COLUMNS} FROM users WHERE id = ?`, [id]);
       return row && toUser(row);
     },
-    async userWithFactor(by) {
-      const row = await first<UserWithFactorRow>(
-        db,
-        `SELECT ${USER_WITH_FACTOR} WHERE ${'id' in by ? 'u.id' : 'u.username'} = ?`,
+    async userWithFactors(by) {
+      const rows = await db.all<UserWithFactorRow>(
+        `SELECT ${USER_WITH_FACTOR} WHERE ${'id' in by ? 'u.id' : 'u.username'} = ? ${FACTORS_IN_ORDER}`,
         ['id' in by ? by.id : by.username],
       );
-      return row && toUserWithFactor(row);
+      return toUserWithFactors(rows);
     },
     async listUsers() {
-      const rows = await db.all<UserWithFactorRow>(`SELECT ${USER_WITH_FACTOR} ORDER BY u.username`);
-      return rows.map((row) => ({ ...toUser(row), factor: row.f_status }));
+      // 'active' sorts before 'pending': a user's best status.
+      const rows = await db.all<UserRow & { factor: Factor['status'] | null }>(
+        `SELECT ${USER_COLUMNS}, (SELECT MIN(status) FROM totp_factors f WHERE f.user_id = users.id) AS factor
+         FROM users ORDER BY username`,
+      );
+      return rows.map((row) => ({ ...toUser(row), factor: row.factor }));
     },
     async unlock(userId) {
       return (

@@ -13,9 +13,12 @@ interface User {
   sessionEpoch: number;
 }
 
+/** A TOTP authenticator: a user may have several active ones and one pending. */
 interface Factor {
   id: string;
   userId: string;
+  /** The user's name for it ("Phone"). */
+  name: string;
   status: 'pending' | 'active';
   /** The session that started a pending enrollment (null: an embedding app's user, or active). */
   sessionId: string | null;
@@ -29,7 +32,8 @@ interface Factor {
   confirmedAt: number | null;
 }
 
-type UserWithFactor = { user: User; factor: Factor | undefined };
+/** A user and their authenticators, oldest first: the active ones and a pending one, if any. */
+type UserWithFactors = { user: User; factors: Factor[] };
 
 interface BackupCode {
   id: string;
@@ -40,6 +44,7 @@ interface BackupCode {
 interface NewFactor {
   id: string;
   userId: string;
+  name: string;
   sessionId: string | null;
   sealedSecret: string;
   algorithm: string;
@@ -95,6 +100,8 @@ type AuditEventType =
   | 'second_factor_unlocked'
   | 'enrollment_started'
   | 'enrollment_confirmed'
+  | 'authenticator_renamed'
+  | 'authenticator_removed'
   | 'backup_code_used'
   | 'backup_codes_rotated'
   | 'two_factor_disabled'
@@ -154,5 +161,5 @@ export type {
   RefreshUse,
   Spend,
   User,
-  UserWithFactor,
+  UserWithFactors,
 };
