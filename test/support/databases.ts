@@ -45,11 +45,11 @@ interface TestDb {
   drop(): Promise<void>;
 }
 
-async function freshSqlite(): Promise<TestDb> {
+async function freshSqlite(options: { migrated?: boolean } = {}): Promise<TestDb> {
   const dir = mkdtempSync(join(tmpdir(), 'otpkit-db-'));
   const file = join(dir, 'otpkit.sqlite');
   const db = openSqlite(file);
-  await migrate(db, Date.now());
+  if (options.migrated !== false) await migrate(db, Date.now());
   const opened = [db];
   return {
     db,
@@ -133,9 +133,10 @@ async function freshPostgresDatabase(): Promise<OwnDatabase> {
 }
 
 /** Each database the contract suites run against; PostgreSQL only where it answers. */
-const DATABASES: [name: string, open: () => Promise<TestDb>][] = [
+type Open = (options?: { migrated?: boolean }) => Promise<TestDb>;
+const DATABASES: [name: string, open: Open][] = [
   ['SQLite', freshSqlite],
-  ...(hasPostgres ? [['PostgreSQL', () => freshPostgres()] as [string, () => Promise<TestDb>]] : []),
+  ...(hasPostgres ? [['PostgreSQL', freshPostgres] as [string, Open]] : []),
 ];
 
 export type { OwnDatabase, TestDb };

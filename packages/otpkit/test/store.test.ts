@@ -112,7 +112,9 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
         userId,
         factorId,
         counter,
-        name: 'Phone', maxActive: 5, backupCodes: { hashes: ['a', 'b'], ids: [randomUUID(), randomUUID()] },
+        name: 'Phone',
+        maxActive: 5,
+        backupCodes: { hashes: ['a', 'b'], ids: [randomUUID(), randomUUID()] },
         now: NOW,
       }),
     ).toBe(true);
@@ -138,7 +140,15 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
     const second = await store.putPendingFactor(pendingFactor(userId, 'f2', 's2'));
     expect(second).toEqual(first);
     const activate = () =>
-      store.activateFactor({ userId, factorId: 'f1', counter: 9, name: 'Phone', maxActive: 5, backupCodes: { hashes: ['x'], ids: [randomUUID()] }, now: NOW });
+      store.activateFactor({
+        userId,
+        factorId: 'f1',
+        counter: 9,
+        name: 'Phone',
+        maxActive: 5,
+        backupCodes: { hashes: ['x'], ids: [randomUUID()] },
+        now: NOW,
+      });
     expect(await Promise.all([activate(), activate(), activate()])).toEqual(
       expect.arrayContaining([true, false, false]),
     );
@@ -154,7 +164,9 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
         userId,
         factorId: 'wrong-id',
         counter: 1,
-        name: 'Phone', maxActive: 5, backupCodes: { hashes: ['x'], ids: [randomUUID()] },
+        name: 'Phone',
+        maxActive: 5,
+        backupCodes: { hashes: ['x'], ids: [randomUUID()] },
         now: NOW,
       }),
     ).toBe(false);
@@ -383,7 +395,12 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
       userId,
       factorId,
       counter: 1,
-      name: 'Phone', maxActive: 5, backupCodes: { hashes: ['v1.kOld.h1', 'v1.k_2.h2', 'v1.k_2.h3'], ids: [randomUUID(), randomUUID(), randomUUID()] },
+      name: 'Phone',
+      maxActive: 5,
+      backupCodes: {
+        hashes: ['v1.kOld.h1', 'v1.k_2.h2', 'v1.k_2.h3'],
+        ids: [randomUUID(), randomUUID(), randomUUID()],
+      },
       now: NOW,
     });
     const usage = await store.keyUsage(['k_2', 'k%']);

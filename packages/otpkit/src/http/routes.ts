@@ -67,7 +67,15 @@ interface Route {
   handle(context: RouteContext, service: Service): Promise<RouteAnswer>;
 }
 
-const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 429: ErrorBody, 503: ErrorBody };
+const errors = {
+  400: ErrorBody,
+  401: ErrorBody,
+  403: ErrorBody,
+  404: ErrorBody,
+  409: ErrorBody,
+  429: ErrorBody,
+  503: ErrorBody,
+};
 const bearer = [{ bearer: [] as [] }];
 
 /**

@@ -1,8 +1,9 @@
 // The use cases of the otpkit server, by module: accounts, the two-step
-// login, sessions and tokens, enrollment and the factor's life, operator
+// login, sessions and tokens, enrollment and the authenticators' life, operator
 // actions. Time and randomness come from the deps; storage is the Store.
 
 import { accounts } from './accounts.js';
+import { authenticators } from './authenticators.js';
 import { createContext } from './context.js';
 import { factors } from './factors.js';
 import { login } from './login.js';
@@ -17,6 +18,7 @@ function createService(deps: ServiceDeps): Service {
     ...login(context),
     ...sessions(context),
     ...factors(context),
+    ...authenticators(context),
     ...operator(context),
   };
 }
