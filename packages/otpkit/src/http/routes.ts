@@ -4,7 +4,7 @@
 
 import type { TSchema } from '@fastify/type-provider-typebox';
 import { qrDataUrl, qrSvg } from '../qr/index.js';
-import type { Actor, Tokens as IssuedTokens, SecondFactorInput, Service } from '../service/index.js';
+import type { Actor, DeviceCookie, Tokens as IssuedTokens, SecondFactorInput, Service } from '../service/index.js';
 import { HttpError } from './errors.js';
 import {
   Authenticators,
@@ -13,6 +13,8 @@ import {
   Confirm,
   Confirmed,
   Credentials,
+  DeviceId,
+  Devices,
   Enrollment,
   ErrorBody,
   LoginResponse,
@@ -85,6 +87,8 @@ const bearer = [{ bearer: [] as [] }];
  * page cannot send, so no other site can use it.
  */
 const REFRESH_COOKIE = 'otpkit_refresh';
+/** A trusted device's token ("trust this browser"), sent to the auth routes only, as the refresh cookie is. */
+const DEVICE_COOKIE = 'otpkit_device';
 const wantsCookie = (c: RouteContext) => c.headers['x-otpkit-session'] === 'cookie';
 
 function cookieOf(c: RouteContext, name: string): string | undefined {
@@ -95,10 +99,20 @@ function cookieOf(c: RouteContext, name: string): string | undefined {
   return undefined;
 }
 
-function refreshCookie(c: RouteContext, token: string | undefined): string {
+/** A Set-Cookie for the auth routes: `maxAgeSeconds` 0 deletes it, none makes it last until the browser closes. */
+function authCookie(c: RouteContext, name: string, value: string, maxAgeSeconds?: number): string {
   const secure = c.secure ? '; Secure' : '';
-  const expiry = token === undefined ? '; Max-Age=0' : ''; // no Max-Age: gone when the browser closes
-  return `${REFRESH_COOKIE}=${token ?? ''}; Path=${c.cookiePath}; HttpOnly; SameSite=Strict${secure}${expiry}`;
+  const expiry = maxAgeSeconds === undefined ? '' : `; Max-Age=${maxAgeSeconds}`;
+  return `${name}=${value}; Path=${c.cookiePath}; HttpOnly; SameSite=Strict${secure}${expiry}`;
+}
+
+const refreshCookie = (c: RouteContext, token: string | undefined) =>
+  authCookie(c, REFRESH_COOKIE, token ?? '', token === undefined ? 0 : undefined);
+
+/** Sets the trusted device's next cookie, or deletes one that was sent and not honoured. */
+function deviceCookie(c: RouteContext, device: DeviceCookie | undefined) {
+  if (device) c.setCookie(authCookie(c, DEVICE_COOKIE, device.token, device.maxAgeSeconds));
+  else if (cookieOf(c, DEVICE_COOKIE) !== undefined) c.setCookie(authCookie(c, DEVICE_COOKIE, '', 0));
 }
 
 /** The tokens as the client asked for them: all in the body, or the refresh token as a cookie. */
@@ -117,7 +131,7 @@ function secondFactor(body: { code?: string; backupCode?: string }): SecondFacto
   return body.code !== undefined ? { code: body.code } : { backupCode: body.backupCode! };
 }
 
-const context = (c: RouteContext) => ({ ip: c.ip });
+const context = (c: RouteContext) => ({ ip: c.ip, userAgent: c.headers['user-agent'] ?? null });
 const auth = ['auth'];
 const totp = ['totp'];
 
@@ -145,8 +159,12 @@ const AUTH_ROUTES: Route[] = [
       response: { 200: LoginResponse, ...errors },
     },
     async handle(c, service) {
-      const result = await service.login(c.body.username, c.body.password, context(c));
-      return { body: result.status === 'authenticated' ? { ...result, tokens: deliver(c, result.tokens) } : result };
+      const device = wantsCookie(c) ? cookieOf(c, DEVICE_COOKIE) : undefined;
+      const result = await service.login(c.body.username, c.body.password, context(c), device);
+      if (wantsCookie(c)) deviceCookie(c, result.status === 'authenticated' ? result.device : undefined);
+      if (result.status !== 'authenticated') return { body: result };
+      const { device: _, ...signedIn } = result;
+      return { body: { ...signedIn, tokens: deliver(c, result.tokens) } };
     },
   },
   {
@@ -161,8 +179,14 @@ const AUTH_ROUTES: Route[] = [
       response: { 200: Tokens, ...errors },
     },
     async handle(c, service) {
-      const { challenge, ...factor } = c.body;
-      return { body: deliver(c, await service.loginVerify(challenge, secondFactor(factor), context(c))) };
+      const { challenge, trustDevice, ...factor } = c.body;
+      if (trustDevice && !wantsCookie(c)) {
+        throw new HttpError('INPUT_INVALID', 'trustDevice needs the cookie session (X-Otpkit-Session: cookie)');
+      }
+      const input = secondFactor(factor);
+      const { device, ...tokens } = await service.loginVerify(challenge, input, context(c), { trustDevice });
+      if (device) deviceCookie(c, device);
+      return { body: deliver(c, tokens) };
     },
   },
   {
@@ -195,6 +219,50 @@ const AUTH_ROUTES: Route[] = [
     async handle(c, service) {
       await service.logout(await c.session(), context(c));
       if (wantsCookie(c)) c.setCookie(refreshCookie(c, undefined));
+      return { status: 204 };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/devices',
+    group: 'auth',
+    throttled: true,
+    schema: {
+      tags: auth,
+      summary: 'The trusted devices ("trust this browser"); current marks the asking one',
+      security: bearer,
+      response: { 200: Devices, ...errors },
+    },
+    async handle(c, service) {
+      return { body: { devices: await service.trustedDevices(await c.session(), cookieOf(c, DEVICE_COOKIE)) } };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/devices/revoke',
+    group: 'auth',
+    throttled: true,
+    schema: {
+      tags: auth,
+      summary: 'Revoke one trusted device',
+      security: bearer,
+      body: DeviceId,
+      response: { 204: {}, ...errors },
+    },
+    async handle(c, service) {
+      await service.revokeTrustedDevice(await c.session(), c.body.id, context(c));
+      return { status: 204 };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/devices/revoke-all',
+    group: 'auth',
+    throttled: true,
+    schema: { tags: auth, summary: 'Revoke every trusted device', security: bearer, response: { 204: {}, ...errors } },
+    async handle(c, service) {
+      await service.revokeTrustedDevices(await c.session(), context(c));
+      deviceCookie(c, undefined);
       return { status: 204 };
     },
   },

@@ -39,9 +39,32 @@ const Remove = Type.Object(
   },
 );
 const LoginVerify = Type.Object(
-  { challenge: OpaqueToken, code: Type.Optional(Code), backupCode: Type.Optional(BackupCode) },
+  {
+    challenge: OpaqueToken,
+    code: Type.Optional(Code),
+    backupCode: Type.Optional(BackupCode),
+    trustDevice: Type.Optional(
+      Type.Boolean({
+        description:
+          'trust this browser (a cookie, with X-Otpkit-Session: cookie): its next sign-ins take the password alone, with amr pwd+device',
+      }),
+    ),
+  },
   strict,
 );
+const DeviceId = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }, strict);
+const Devices = Type.Object({
+  devices: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      name: Type.String({ description: 'from the user agent that was trusted' }),
+      createdAt: Type.String({ format: 'date-time' }),
+      lastUsedAt: Type.String({ format: 'date-time' }),
+      expiresAt: Type.String({ format: 'date-time' }),
+      current: Type.Boolean({ description: 'the browser asking' }),
+    }),
+  ),
+});
 const Refresh = Type.Object(
   { refreshToken: Type.Optional(OpaqueToken) },
   { ...strict, description: 'the refresh token, or none to use the cookie (with X-Otpkit-Session: cookie)' },
@@ -130,6 +153,8 @@ export {
   Confirm,
   Confirmed,
   Credentials,
+  DeviceId,
+  Devices,
   Enrollment,
   ErrorBody,
   LoginResponse,

@@ -153,6 +153,7 @@ async function compose(config: Config, options: ComposeOptions): Promise<Compose
       windowSteps: policy.totpWindowSteps,
       backupCodes: policy.backupCodes,
       maxAuthenticators: policy.maxAuthenticators,
+      trustedDeviceDays: policy.trustedDeviceDays,
       challengeTtlMs: policy.challengeTtlSeconds * 1000,
       challengeMaxAttempts: policy.challengeAttempts,
       accessTokenTtlSeconds: policy.accessTokenTtlSeconds,

@@ -94,6 +94,7 @@ const ALGORITHMS: Record<string, Algorithm> = { SHA1: 'SHA-1', SHA256: 'SHA-256'
 const POLICY_VARIABLES: Readonly<Record<keyof Policy, string>> = {
   backupCodes: 'OTPKIT_BACKUP_CODES',
   maxAuthenticators: 'OTPKIT_MAX_AUTHENTICATORS',
+  trustedDeviceDays: 'OTPKIT_TRUSTED_DEVICE_DAYS',
   totpWindowSteps: 'OTPKIT_TOTP_WINDOW',
   challengeTtlSeconds: 'OTPKIT_CHALLENGE_TTL_SECONDS',
   challengeAttempts: 'OTPKIT_CHALLENGE_ATTEMPTS',

@@ -87,7 +87,7 @@ async function removeAuthenticator(
 function authenticators(c: Context): Pick<Service, 'authenticators' | 'renameAuthenticator' | 'removeAuthenticator'> {
   return {
     async authenticators(actor) {
-      return activeFactors((await c.userWithFactors(actor)).factors).map(authenticatorView);
+      return activeFactors((await c.userWithFactors(actor, { readOnly: true })).factors).map(authenticatorView);
     },
     async renameAuthenticator(actor, id, name, context) {
       const chosen = authenticatorName(name);

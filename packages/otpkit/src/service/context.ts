@@ -125,11 +125,15 @@ function lookups({ store, ring }: ServiceDeps) {
      * The actor's user and authenticators. Once 2FA is on, an otpkit session
      * must have passed it to touch 2FA settings (a password-only session from
      * before 2FA was turned on is dead then; this holds if one slips through).
+     * With `readOnly`, a trusted device's session (which skipped the second
+     * factor) will do too: to read the settings, or to step up with a code.
      */
-    async userWithFactors(actor: Actor): Promise<UserWithFactors> {
+    async userWithFactors(actor: Actor, options: { readOnly?: boolean } = {}): Promise<UserWithFactors> {
       const found = await store.userWithFactors({ id: actor.userId });
       if (!found) throw new ServiceError('USER_NOT_FOUND', 'no such user');
-      if (activeFactors(found.factors).length > 0 && actor.amr !== null && !passedSecondFactor(actor.amr)) {
+      const passed = actor.amr === null || passedSecondFactor(actor.amr);
+      const device = options.readOnly === true && actor.amr?.includes('device') === true;
+      if (activeFactors(found.factors).length > 0 && !passed && !device) {
         throw new ServiceError('SECOND_FACTOR_REQUIRED', 'sign in with your second factor to change 2FA settings');
       }
       return found;

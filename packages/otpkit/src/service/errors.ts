@@ -19,6 +19,8 @@ type ServiceErrorCode =
   | 'AUTHENTICATOR_LIMIT'
   /** The user's authenticators changed while the request ran: read them again. */
   | 'AUTHENTICATORS_CHANGED'
+  /** No live trusted device of that id for this user. */
+  | 'DEVICE_NOT_FOUND'
   | 'TOKEN_INVALID'
   | 'USER_NOT_FOUND'
   /** A session that has not passed the second factor, on an account with 2FA on. */

@@ -136,7 +136,7 @@ async function confirm(c: Context, actor: Actor, code: string, context: RequestC
 }
 
 async function status(c: Context, actor: Actor): Promise<TwoFactorStatus> {
-  const { user, factors } = await c.userWithFactors(actor);
+  const { user, factors } = await c.userWithFactors(actor, { readOnly: true });
   const active = activeFactors(factors);
   const codes = active.length > 0 ? await c.store.backupCodes(user.id) : [];
   const pending = factors.find((f) => f.status === 'pending');
@@ -165,7 +165,7 @@ function factors(
     status: (actor) => status(c, actor),
     /** A step-up check of a code for a signed-in user. */
     async validate(actor, input, context) {
-      const method = await checkSecondFactor(c, await c.userWithFactors(actor), input, context);
+      const method = await checkSecondFactor(c, await c.userWithFactors(actor, { readOnly: true }), input, context);
       return { valid: true as const, method };
     },
     /** Turning 2FA off takes a current code or a backup code, not just a session; other sessions end. */

@@ -5,6 +5,7 @@
 import { accounts } from './accounts.js';
 import { authenticators } from './authenticators.js';
 import { createContext } from './context.js';
+import { devices } from './devices.js';
 import { factors } from './factors.js';
 import { login } from './login.js';
 import { operator } from './operator.js';
@@ -19,6 +20,7 @@ function createService(deps: ServiceDeps): Service {
     ...sessions(context),
     ...factors(context),
     ...authenticators(context),
+    ...devices(context),
     ...operator(context),
   };
 }

@@ -1,9 +1,11 @@
 // The two-step login: the password (throttled per account, the KDF capped),
-// then a single-use challenge answered with a TOTP or backup code.
+// then a single-use challenge answered with a TOTP or backup code, or, on a
+// trusted device, the password alone.
 
 import type { Factor, UserWithFactors } from '../store/store.js';
 import { normalizeUsername } from './accounts.js';
 import { activeFactors, BUSY_RETRY_SECONDS, type Context, codeDigits, secondsUntil } from './context.js';
+import { signInOnDevice, trustDevice } from './devices.js';
 import { ServiceError } from './errors.js';
 import { verifyPassword } from './passwords.js';
 import { checkSecondFactor } from './second-factor.js';
@@ -52,7 +54,7 @@ async function passwordStep(c: Context, username: string, password: string, cont
 function login(c: Context): Pick<Service, 'login' | 'loginVerify'> {
   const { store, config } = c;
   return {
-    async login(username, password, context): Promise<LoginResult> {
+    async login(username, password, context, device): Promise<LoginResult> {
       let { user, factors } = await passwordStep(c, username, password, context);
       // A password alone opens a session only while 2FA is off, and only if it
       // did not come on while the KDF ran (the session's epoch would be stale).
@@ -70,6 +72,8 @@ function login(c: Context): Pick<Service, 'login' | 'loginVerify'> {
         }
         ({ user, factors } = again);
       }
+      const trusted = await signInOnDevice(c, user, device, context);
+      if (trusted) return { status: 'authenticated', ...trusted };
       const { token, hash } = c.newToken();
       const now = c.nowMs();
       await store.createChallenge({ tokenHash: hash, userId: user.id, now, expiresAt: now + config.challengeTtlMs });
@@ -81,8 +85,11 @@ function login(c: Context): Pick<Service, 'login' | 'loginVerify'> {
       };
     },
 
-    async loginVerify(challenge, input, context) {
+    async loginVerify(challenge, input, context, options = {}) {
       codeDigits(input); // a malformed code is refused before anything is read or counted
+      if (options.trustDevice && config.trustedDeviceDays === 0) {
+        throw new ServiceError('INPUT_INVALID', 'trusted devices are turned off on this server');
+      }
       const tokenHash = hashToken(challenge);
       const maxAttempts = config.challengeMaxAttempts;
       const found = await store.loginChallenge({ tokenHash, now: c.nowMs(), maxAttempts });
@@ -100,7 +107,8 @@ function login(c: Context): Pick<Service, 'login' | 'loginVerify'> {
       await checkSecondFactor(c, found, input, context, {
         login: { challenge: { tokenHash, maxAttempts }, session: session.row, audit },
       });
-      return c.tokensFor(session);
+      const tokens = c.tokensFor(session);
+      return options.trustDevice ? { ...tokens, device: await trustDevice(c, found.user, context) } : tokens;
     },
   };
 }

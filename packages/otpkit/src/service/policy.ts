@@ -8,6 +8,8 @@ interface Policy {
   backupCodes: number;
   /** Active authenticators a user may have at once. */
   maxAuthenticators: number;
+  /** How long "trust this browser" lasts; 0 turns the feature off. */
+  trustedDeviceDays: number;
   /** TOTP steps accepted each side of now (each step is one more HMAC and one more code an attacker may hit). */
   totpWindowSteps: number;
   /** A login challenge's life and its attempts. */
@@ -27,6 +29,7 @@ interface Policy {
 const DEFAULT_POLICY: Readonly<Policy> = Object.freeze({
   backupCodes: 10,
   maxAuthenticators: 5,
+  trustedDeviceDays: 30,
   totpWindowSteps: 1,
   challengeTtlSeconds: 5 * 60,
   challengeAttempts: 5,
@@ -43,6 +46,7 @@ const DEFAULT_POLICY: Readonly<Policy> = Object.freeze({
 const RANGES: Readonly<Record<keyof Policy, readonly [min: number, max: number]>> = {
   backupCodes: [1, 100],
   maxAuthenticators: [1, 20],
+  trustedDeviceDays: [0, 365],
   totpWindowSteps: [0, 10],
   challengeTtlSeconds: [30, 3600],
   challengeAttempts: [1, 20],

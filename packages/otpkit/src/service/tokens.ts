@@ -45,7 +45,7 @@ function uuidText(bytes: Uint8Array): string {
 interface AccessClaims {
   userId: string;
   sessionId: string;
-  /** How the session was authenticated (RFC 8176): 'pwd', then 'otp' or 'backup' for a second factor. */
+  /** How the session was authenticated (RFC 8176): 'pwd', then 'otp' or 'backup' for a second factor, or 'device' for a trusted device. */
   amr: Amr[];
 }
 
@@ -62,7 +62,7 @@ interface TokenSigner {
 
 /** Ours are about 400 characters; anything much longer is not ours, unread. */
 const MAX_TOKEN_LENGTH = 4096;
-const AMR_VALUES: readonly string[] = ['pwd', 'otp', 'backup'] satisfies Amr[];
+const AMR_VALUES: readonly string[] = ['pwd', 'otp', 'backup', 'device'] satisfies Amr[];
 
 function createTokenSigner(
   key: Uint8Array,

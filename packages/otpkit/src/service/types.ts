@@ -17,6 +17,8 @@ interface ServiceConfig {
   backupCodes: number;
   /** Active authenticators a user may have at once. */
   maxAuthenticators: number;
+  /** How long "trust this browser" lasts; 0: the feature is off. */
+  trustedDeviceDays: number;
   challengeTtlMs: number;
   challengeMaxAttempts: number;
   accessTokenTtlSeconds: number;
@@ -56,12 +58,33 @@ interface Tokens {
   refreshToken: string;
 }
 
+/** A trusted device's cookie to set: its value and how long it lives. */
+interface DeviceCookie {
+  token: string;
+  maxAgeSeconds: number;
+}
+
+/** A trusted device as its user sees it. */
+interface DeviceView {
+  id: string;
+  /** From the user agent that was trusted ("Firefox on Linux"). */
+  name: string;
+  createdAt: string;
+  lastUsedAt: string;
+  expiresAt: string;
+  /** Whether it is the browser asking. */
+  current: boolean;
+}
+
 type LoginResult =
-  | { status: 'authenticated'; tokens: Tokens }
+  /** `device`: a trusted device's next cookie, when the sign-in used one. */
+  | { status: 'authenticated'; tokens: Tokens; device?: DeviceCookie }
   | { status: 'second_factor_required'; challenge: string; expiresAt: string; methods: ('totp' | 'backup_code')[] };
 
 interface RequestContext {
   ip: string | null;
+  /** The User-Agent header, to name a trusted device. */
+  userAgent?: string | null;
 }
 
 /**
@@ -150,8 +173,15 @@ interface Service {
   ensureUser(id: string, username: string): Promise<void>;
   me(userId: string): Promise<Profile>;
   // The two-step login
-  login(username: string, password: string, context: RequestContext): Promise<LoginResult>;
-  loginVerify(challenge: string, input: SecondFactorInput, context: RequestContext): Promise<Tokens>;
+  /** `device`: a trusted device's cookie, which stands in for the second factor while it is live. */
+  login(username: string, password: string, context: RequestContext, device?: string): Promise<LoginResult>;
+  /** With `trustDevice`, the answer carries a cookie that trusts this browser (trustedDeviceDays). */
+  loginVerify(
+    challenge: string,
+    input: SecondFactorInput,
+    context: RequestContext,
+    options?: { trustDevice?: boolean },
+  ): Promise<Tokens & { device?: DeviceCookie }>;
   // Sessions and tokens
   refresh(refreshToken: string, context: RequestContext): Promise<Tokens>;
   authenticate(accessToken: string): Promise<Actor & { sessionId: string; amr: Amr[] }>;
@@ -183,6 +213,11 @@ interface Service {
     input: SecondFactorInput,
     context: RequestContext,
   ): Promise<{ twoFactorEnabled: boolean }>;
+  // Trusted devices
+  /** The user's live trusted devices; `cookie` marks the asking browser's. */
+  trustedDevices(actor: Actor, cookie?: string): Promise<DeviceView[]>;
+  revokeTrustedDevice(actor: Actor, id: string, context: RequestContext): Promise<void>;
+  revokeTrustedDevices(actor: Actor, context: RequestContext): Promise<void>;
   // Operator actions
   listUsers(): Promise<UserSummary[]>;
   unlock(username: string): Promise<void>;
@@ -195,6 +230,8 @@ interface Service {
 export type {
   Actor,
   AuthenticatorView,
+  DeviceCookie,
+  DeviceView,
   EnrollmentView,
   KeyRotation,
   LoginResult,

@@ -4,17 +4,20 @@
 import { auditStatement } from './audit.js';
 import { passwordRefund } from './budgets.js';
 import type { Db, Statement } from './db.js';
+import { revokeDevices, rotateDevice } from './devices.js';
 import { amrOf, first } from './rows.js';
 import type { Store } from './types.js';
 import type { NewSession, RefreshUse } from './values.js';
 
 /**
- * Ends the user's sessions but `keep` (null: all of them), as of `now`: they
+ * Ends the user's sessions but `keep` (null: all of them), and their trusted
+ * devices (each needs a second factor again), as of `now`: the sessions
  * are marked revoked, and the user's epoch moves on, so a session being made
  * at this moment is dead too; `keep` moves with it (and, with `passed`,
  * now counts as having passed a second factor).
  */
 const endSessions = (userId: string, keep: string | null, now: number, passed = false): Statement[] => [
+  revokeDevices(userId, now),
   {
     sql: 'UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND id <> ? AND revoked_at IS NULL',
     params: [now, userId, keep ?? ''],
@@ -120,8 +123,13 @@ type SessionMethods = Pick<
 
 function sessions(db: Db): SessionMethods {
   return {
-    async createSession(session, audit = []) {
-      return db.batch([...newSession(session, true), ...audit.map(auditStatement), passwordRefund(session.userId)]);
+    async createSession(session, audit = [], device) {
+      return db.batch([
+        ...newSession(session, true),
+        ...(device ? [rotateDevice(device)] : []),
+        ...audit.map(auditStatement),
+        passwordRefund(session.userId),
+      ]);
     },
     useRefreshToken: (tokenHash, next) => useRefreshToken(db, tokenHash, next),
     async liveSession(sessionId, now) {

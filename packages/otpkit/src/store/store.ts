@@ -8,6 +8,7 @@ import { audit } from './audit.js';
 import { backupCodes } from './backup-codes.js';
 import { budgets } from './budgets.js';
 import type { Db } from './db.js';
+import { devices } from './devices.js';
 import { factors } from './factors.js';
 import { login } from './login.js';
 import { sessions } from './sessions.js';
@@ -25,6 +26,7 @@ function createStore(db: Db, policy: BudgetPolicy, passwords: PasswordPolicy): S
     ...backupCodes(db),
     ...login(db, policy),
     ...sessions(db),
+    ...devices(db),
     ...upkeep(db),
     ...audit(db),
   };

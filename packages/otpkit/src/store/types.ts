@@ -4,14 +4,17 @@
 import type {
   AuditEvent,
   BackupCode,
+  DeviceUse,
   Factor,
   KeyUsage,
   LiveSession,
+  NewDevice,
   NewFactor,
   NewSession,
   PasswordClaim,
   RefreshUse,
   Spend,
+  TrustedDevice,
   User,
   UserWithFactors,
 } from './values.js';
@@ -133,10 +136,11 @@ interface Store {
   /**
    * A new session (and its first refresh token) after a right password, with
    * its audit events, in one transaction; the claimed password attempt is
-   * given back. False, with nothing changed, if the user's epoch moved on
-   * since the sign-in read it (a 2FA change in between).
+   * given back. With `device`, a trusted device's token rotates in it too.
+   * False, with nothing changed, if the user's epoch moved on since the
+   * sign-in read it (a 2FA change in between) or the device's token did.
    */
-  createSession(session: NewSession, audit?: AuditEvent[]): Promise<boolean>;
+  createSession(session: NewSession, audit?: AuditEvent[], device?: DeviceUse): Promise<boolean>;
   /**
    * Rotates a refresh token: marks it used and adds its successor, once. A
    * token used before means it was stolen or replayed: its session is revoked.
@@ -144,9 +148,18 @@ interface Store {
   useRefreshToken(tokenHash: string, next: { tokenHash: string; now: number; expiresAt: number }): Promise<RefreshUse>;
   /** The session if it is live: not revoked and not past its absolute end. */
   liveSession(sessionId: string, now: number): Promise<LiveSession | undefined>;
-  /** Ends every session of a user but `keep` (null: all). */
+  /** Ends every session of a user but `keep` (null: all), and revokes their trusted devices. */
   revokeSessions(userId: string, keep: string | null, now: number): Promise<void>;
   revokeSession(sessionId: string, now: number): Promise<void>;
+
+  // Trusted devices (devices.ts)
+
+  trustDevice(d: NewDevice): Promise<void>;
+  trustedDevice(id: string): Promise<TrustedDevice | undefined>;
+  /** The user's live devices (not revoked, not expired), oldest first. */
+  trustedDevices(userId: string, now: number): Promise<TrustedDevice[]>;
+  /** Revokes the user's live devices, or the one of `id`; returns how many. */
+  revokeTrustedDevices(userId: string, now: number, id?: string): Promise<number>;
 
   // Upkeep and key rotation (upkeep.ts)
 

@@ -78,6 +78,7 @@ async function prune(db: Db, now: number, limit: number): Promise<number> {
     ['login_challenges', 'token_hash'],
     ['refresh_tokens', 'token_hash'],
     ['sessions', 'id'],
+    ['trusted_devices', 'id'],
   ] as const) {
     removed += await db.run(
       `DELETE FROM ${table} WHERE ${key} IN (SELECT ${key} FROM ${table} WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)`,

@@ -59,8 +59,11 @@ type PasswordClaim = { ok: true } | { ok: false; retryAt: number };
 /** What a second factor that passed spends: a TOTP counter or a backup code. */
 type Spend = { factorId: string; counter: number } | { backupCodeId: string };
 
-/** RFC 8176 authentication method references: password, then a TOTP code or a backup code. */
-type Amr = 'pwd' | 'otp' | 'backup';
+/**
+ * RFC 8176 authentication method references: password, then a TOTP code or a
+ * backup code, or a trusted device ('device': no second factor this time).
+ */
+type Amr = 'pwd' | 'otp' | 'backup' | 'device';
 
 interface NewSession {
   id: string;
@@ -74,6 +77,37 @@ interface NewSession {
   sessionExpiresAt: number;
   /** The user's session epoch when the sign-in read it. */
   epoch: number;
+}
+
+/** A browser trusted to skip the second factor until expiresAt. */
+interface TrustedDevice {
+  id: string;
+  userId: string;
+  /** SHA-256 of the cookie's current secret. */
+  tokenHash: string;
+  name: string;
+  createdAt: number;
+  lastUsedAt: number;
+  expiresAt: number;
+  revokedAt: number | null;
+}
+
+interface NewDevice {
+  id: string;
+  userId: string;
+  tokenHash: string;
+  name: string;
+  now: number;
+  expiresAt: number;
+}
+
+/** A sign-in on a trusted device: its token as presented, and the next one. */
+interface DeviceUse {
+  id: string;
+  userId: string;
+  tokenHash: string;
+  nextHash: string;
+  now: number;
 }
 
 /** A live session: not revoked, not past its absolute end. */
@@ -107,6 +141,9 @@ type AuditEventType =
   | 'two_factor_disabled'
   | 'two_factor_reset'
   | 'refresh_token_reused'
+  | 'trusted_device_added'
+  | 'trusted_device_reused'
+  | 'trusted_devices_revoked'
   | 'keys_rotated';
 
 /** An audit event. Nothing secret in it: no code, secret, password or token; `detail` says counts and reasons. */
@@ -151,15 +188,18 @@ export type {
   AuditEventType,
   BackupCode,
   BudgetPolicy,
+  DeviceUse,
   Factor,
   KeyUsage,
   LiveSession,
+  NewDevice,
   NewFactor,
   NewSession,
   PasswordClaim,
   PasswordPolicy,
   RefreshUse,
   Spend,
+  TrustedDevice,
   User,
   UserWithFactors,
 };
