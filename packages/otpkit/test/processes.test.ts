@@ -254,8 +254,12 @@ describe('admin commands', () => {
       }
 
       expect((await admin(['users', 'list'], opened)).stdout).toMatch(
-        /^USERNAME\t2FA\tLOCKED\tCREATED\ncarol\tactive\t2025-/,
+        /^USERNAME\t2FA\tLOCKED\tACTIVE\tCREATED\ncarol\tactive\t2025-[^\t]+\tyes\t/,
       );
+      expect((await admin(['users', 'deactivate', 'carol'], opened)).stdout).toMatch(/^deactivated carol/);
+      expect((await admin(['users', 'list'], opened)).stdout).toMatch(/\tno \(since 2025-/);
+      expect((await admin(['users', 'reactivate', 'carol'], opened)).status).toBe(0);
+      expect((await s.store.userById(user.id))?.deactivatedAt).toBeNull();
       expect((await admin(['users', 'unlock', 'carol'], opened)).status).toBe(0);
       expect(await s.store.userById(user.id)).toMatchObject({
         failedAttempts: 0,

@@ -31,7 +31,7 @@ Server and operators (configured by the environment; see the README):
   otpkit serve  [--port N] [--host H]
   otpkit migrate
   otpkit keys   rotate                 # reseal every stored secret under the current key
-  otpkit users  list | unlock NAME | reset-2fa NAME
+  otpkit users  list | unlock NAME | reset-2fa NAME | deactivate NAME | reactivate NAME
 
 Options:
   --secret B32          the key in base32 (any case, spaces or hyphens); "-" reads it from stdin

@@ -107,12 +107,12 @@ function createHandler<Native>(options: HandlerOptions<Native>) {
     : TOTP_ROUTES;
   const byKey = new Map(routes.map((r) => [`${r.method} ${r.path}`, r]));
 
-  /** otpkit's own bearer session; 401 without a live one. */
-  async function bearer(request: HttpRequest<Native>) {
+  /** otpkit's own bearer session; 401 without a live one (403 for an enrollment-only one, unless `route` takes it). */
+  async function bearer(request: HttpRequest<Native>, route: Route) {
     const header = request.headers.authorization;
     const token = header?.startsWith('Bearer ') ? header.slice(7) : undefined;
     if (!token) throw new HttpError('UNAUTHENTICATED', 'send an access token: Authorization: Bearer <token>');
-    return service.authenticate(token);
+    return service.authenticate(token, { enrollment: route.enrollment === true });
   }
   async function appUser(request: HttpRequest<Native>): Promise<Actor> {
     const user = await currentUser!(request.native);
@@ -137,8 +137,8 @@ function createHandler<Native>(options: HandlerOptions<Native>) {
         ip: request.ip,
         secure: request.secure,
         cookiePath,
-        actor: () => (accounts ? bearer(request) : appUser(request)),
-        session: () => bearer(request),
+        actor: () => (accounts ? bearer(request, route) : appUser(request)),
+        session: () => bearer(request, route),
         setCookie: (cookie) => void cookies.push(cookie),
       };
       const answer = await route.handle(context, service);

@@ -20,6 +20,7 @@ import {
   LoginResponse,
   LoginVerify,
   Me,
+  PasswordChange,
   Refresh,
   Remove,
   Removed,
@@ -59,6 +60,8 @@ interface Route {
   group: 'auth' | 'totp';
   /** Counted by the per-client throttle. */
   throttled: boolean;
+  /** Takes a session that may only turn 2FA on (requireTwoFactor; see Service.authenticate). */
+  enrollment?: true;
   schema: {
     tags: string[];
     summary?: string;
@@ -162,8 +165,8 @@ const AUTH_ROUTES: Route[] = [
       const device = wantsCookie(c) ? cookieOf(c, DEVICE_COOKIE) : undefined;
       const result = await service.login(c.body.username, c.body.password, context(c), device);
       if (wantsCookie(c)) deviceCookie(c, result.status === 'authenticated' ? result.device : undefined);
-      if (result.status !== 'authenticated') return { body: result };
-      const { device: _, ...signedIn } = result;
+      if (result.status === 'second_factor_required') return { body: result };
+      const { device: _, ...signedIn } = result as typeof result & { device?: unknown };
       return { body: { ...signedIn, tokens: deliver(c, result.tokens) } };
     },
   },
@@ -215,10 +218,35 @@ const AUTH_ROUTES: Route[] = [
     path: '/logout',
     group: 'auth',
     throttled: false,
+    enrollment: true,
     schema: { tags: auth, security: bearer, response: { 204: {}, ...errors } },
     async handle(c, service) {
       await service.logout(await c.session(), context(c));
       if (wantsCookie(c)) c.setCookie(refreshCookie(c, undefined));
+      return { status: 204 };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/password',
+    group: 'auth',
+    throttled: true,
+    schema: {
+      tags: auth,
+      summary: 'Change the password (takes the current one, and a code or backup code when 2FA is on)',
+      security: bearer,
+      body: PasswordChange,
+      response: { 204: {}, ...errors },
+    },
+    async handle(c, service) {
+      const { currentPassword, newPassword, code, backupCode } = c.body;
+      const given = code !== undefined || backupCode !== undefined;
+      const change = {
+        currentPassword,
+        newPassword,
+        ...(given ? { secondFactor: secondFactor({ code, backupCode }) } : {}),
+      };
+      await service.changePassword(await c.actor(), change, context(c));
       return { status: 204 };
     },
   },
@@ -283,6 +311,7 @@ const enroll = (method: 'GET' | 'POST'): Route => ({
   path: '/enroll',
   group: 'totp',
   throttled: true,
+  enrollment: true,
   schema: {
     tags: totp,
     summary: 'Start enrollment, or show the pending one again',
@@ -303,6 +332,7 @@ const TOTP_ROUTES: Route[] = [
     path: '/confirm',
     group: 'totp',
     throttled: true,
+    enrollment: true,
     schema: {
       tags: totp,
       summary:
@@ -320,6 +350,7 @@ const TOTP_ROUTES: Route[] = [
     path: '/status',
     group: 'totp',
     throttled: true,
+    enrollment: true,
     schema: { tags: totp, summary: '2FA status', security: bearer, response: { 200: Status, ...errors } },
     async handle(c, service) {
       return { body: await service.status(await c.actor()) };

@@ -12,6 +12,15 @@ const BackupCode = Type.String({ minLength: 1, maxLength: 64, description: 'one 
 const OpaqueToken = Type.String({ minLength: 1, maxLength: 128 });
 
 const Credentials = Type.Object({ username: Username, password: Password }, strict);
+const PasswordChange = Type.Object(
+  {
+    currentPassword: Password,
+    newPassword: Password,
+    code: Type.Optional(Code),
+    backupCode: Type.Optional(BackupCode),
+  },
+  { ...strict, description: 'with 2FA on, also exactly one of code or backupCode' },
+);
 const SecondFactor = Type.Object(
   { code: Type.Optional(Code), backupCode: Type.Optional(BackupCode) },
   {
@@ -80,6 +89,10 @@ const Tokens = Type.Object({
 });
 const LoginResponse = Type.Union([
   Type.Object({ status: Type.Literal('authenticated'), tokens: Tokens }),
+  Type.Object(
+    { status: Type.Literal('enrollment_required'), tokens: Tokens },
+    { description: 'requireTwoFactor: a session that may only enroll, confirm, read status and sign out' },
+  ),
   Type.Object({
     status: Type.Literal('second_factor_required'),
     challenge: Type.String({ description: 'send to /api/auth/login/verify within 5 minutes' }),
@@ -160,6 +173,7 @@ export {
   LoginResponse,
   LoginVerify,
   Me,
+  PasswordChange,
   Refresh,
   Remove,
   Removed,

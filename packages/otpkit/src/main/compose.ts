@@ -154,6 +154,7 @@ async function compose(config: Config, options: ComposeOptions): Promise<Compose
       backupCodes: policy.backupCodes,
       maxAuthenticators: policy.maxAuthenticators,
       trustedDeviceDays: policy.trustedDeviceDays,
+      requireTwoFactor: policy.requireTwoFactor,
       challengeTtlMs: policy.challengeTtlSeconds * 1000,
       challengeMaxAttempts: policy.challengeAttempts,
       accessTokenTtlSeconds: policy.accessTokenTtlSeconds,

@@ -5,7 +5,7 @@ import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { type Algorithm, MAX_DIGITS, MIN_DIGITS } from '@otpkit/core';
 import { OWASP_SCRYPT, type ScryptParams } from '../service/passwords.js';
-import { checkPolicy, type Policy, PolicyError } from '../service/policy.js';
+import { checkPolicy, DEFAULT_POLICY, type Policy, PolicyError } from '../service/policy.js';
 
 /** How long otpkit waits on PostgreSQL before answering 503 DATABASE_UNAVAILABLE. */
 interface DatabaseTimeouts {
@@ -95,6 +95,7 @@ const POLICY_VARIABLES: Readonly<Record<keyof Policy, string>> = {
   backupCodes: 'OTPKIT_BACKUP_CODES',
   maxAuthenticators: 'OTPKIT_MAX_AUTHENTICATORS',
   trustedDeviceDays: 'OTPKIT_TRUSTED_DEVICE_DAYS',
+  requireTwoFactor: 'OTPKIT_REQUIRE_TWO_FACTOR',
   totpWindowSteps: 'OTPKIT_TOTP_WINDOW',
   challengeTtlSeconds: 'OTPKIT_CHALLENGE_TTL_SECONDS',
   challengeAttempts: 'OTPKIT_CHALLENGE_ATTEMPTS',
@@ -109,15 +110,20 @@ const POLICY_VARIABLES: Readonly<Record<keyof Policy, string>> = {
 
 /** The policy from the environment; one line naming the variable for a value out of range or in conflict. */
 function policyFrom(env: Env): Policy {
-  const given: Partial<Policy> = {};
+  const given: Record<string, number | boolean> = {};
   for (const [name, variable] of Object.entries(POLICY_VARIABLES) as [keyof Policy, string][]) {
     const text = env[variable];
     if (text === undefined || text === '') continue;
+    if (typeof DEFAULT_POLICY[name] === 'boolean') {
+      if (!/^(1|0|true|false)$/.test(text)) throw new ConfigError(`${variable} must be 1 or 0`);
+      given[name] = text === '1' || text === 'true';
+      continue;
+    }
     if (!/^\d{1,9}$/.test(text)) throw new ConfigError(`${variable} must be a whole number`);
     given[name] = Number(text);
   }
   try {
-    return checkPolicy(given);
+    return checkPolicy(given as Partial<Policy>);
   } catch (error) {
     if (!(error instanceof PolicyError)) throw error;
     // "lockoutAttempts must be ..." -> "OTPKIT_LOCKOUT_ATTEMPTS must be ...", each setting named by its variable.

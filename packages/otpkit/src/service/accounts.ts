@@ -1,10 +1,11 @@
-// Accounts: sign-up, the password-less row of an embedding app's user, and
-// the profile; the rules for usernames and passwords.
+// Accounts: sign-up, the password-less row of an embedding app's user, the
+// profile, changing the password; the rules for usernames and passwords.
 
-import type { Context } from './context.js';
+import { activeFactors, type Context, secondsUntil } from './context.js';
 import { ServiceError } from './errors.js';
-import { hashPassword } from './passwords.js';
-import type { Service } from './types.js';
+import { hashPassword, verifyPassword } from './passwords.js';
+import { checkSecondFactor } from './second-factor.js';
+import type { Actor, RequestContext, SecondFactorInput, Service } from './types.js';
 
 const MAX_USERNAME = 64;
 const MIN_PASSWORD = 8; // NIST SP 800-63B §3.1.1.2
@@ -30,7 +31,51 @@ function checkPassword(password: string): void {
   }
 }
 
-function accounts(c: Context): Pick<Service, 'register' | 'ensureUser' | 'me'> {
+/**
+ * A new password: the current one first (claimed from the account's password
+ * throttle before the KDF, as at sign-in), then a second factor when 2FA is
+ * on (counted against the account's budget). Every other session ends and
+ * every trusted device is revoked.
+ */
+async function changePassword(
+  c: Context,
+  actor: Actor,
+  change: { currentPassword: string; newPassword: string; secondFactor?: SecondFactorInput },
+  context: RequestContext,
+): Promise<void> {
+  checkPassword(change.newPassword);
+  const found = await c.userWithFactors(actor, { readOnly: true });
+  const { user } = found;
+  const now = c.nowMs();
+  const claim = await c.store.claimPasswordAttempt(user.id, now);
+  if (!claim.ok) {
+    throw new ServiceError(
+      'LOGIN_THROTTLED',
+      'too many wrong passwords: try again later',
+      secondsUntil(claim.retryAt, now),
+    );
+  }
+  let ok: boolean;
+  try {
+    ok = await c.gated(() => verifyPassword(change.currentPassword, user.passwordHash, c.config.scrypt));
+  } catch (error) {
+    await c.store.refundPasswordAttempt(user.id).catch(() => undefined); // a fault of ours costs no attempt
+    throw error;
+  }
+  if (ok) await c.store.refundPasswordAttempt(user.id);
+  else throw new ServiceError('PASSWORD_WRONG', 'the current password is not right');
+  if (activeFactors(found.factors).length > 0) {
+    if (!change.secondFactor) {
+      throw new ServiceError('SECOND_FACTOR_REQUIRED', 'give a code from your authenticator or a backup code');
+    }
+    await checkSecondFactor(c, found, change.secondFactor, context);
+  }
+  const hash = await c.gated(() => hashPassword(change.newPassword, c.config.scrypt, c.random));
+  if (!(await c.store.changePassword(user.id, hash, actor.sessionId, c.nowMs()))) throw c.busy();
+  await c.audit('password_changed', user.id, context);
+}
+
+function accounts(c: Context): Pick<Service, 'register' | 'ensureUser' | 'me' | 'changePassword'> {
   const { store } = c;
   return {
     async register(username, password, context) {
@@ -52,6 +97,8 @@ function accounts(c: Context): Pick<Service, 'register' | 'ensureUser' | 'me'> {
       if (await store.userById(id)) return;
       await store.createUser({ id, username: normalizeUsername(username), passwordHash: '!', now: c.nowMs() });
     },
+
+    changePassword: (actor, change, context) => changePassword(c, actor, change, context),
 
     async me(userId) {
       const user = await c.userOrThrow(userId);

@@ -19,6 +19,12 @@ type ServiceErrorCode =
   | 'AUTHENTICATOR_LIMIT'
   /** The user's authenticators changed while the request ran: read them again. */
   | 'AUTHENTICATORS_CHANGED'
+  /** requireTwoFactor is on and this session has not turned 2FA on yet: it may only enroll and confirm. */
+  | 'ENROLLMENT_REQUIRED'
+  /** An operator deactivated this account (told only after the right password). */
+  | 'ACCOUNT_DEACTIVATED'
+  /** The current password given to change it is wrong. */
+  | 'PASSWORD_WRONG'
   /** No live trusted device of that id for this user. */
   | 'DEVICE_NOT_FOUND'
   | 'TOKEN_INVALID'

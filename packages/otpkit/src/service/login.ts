@@ -48,6 +48,12 @@ async function passwordStep(c: Context, username: string, password: string, cont
     await c.audit('login_failed', found?.user.id ?? null, context, { reason: 'credentials' });
     throw new ServiceError('CREDENTIALS_INVALID', 'wrong username or password');
   }
+  if (found.user.deactivatedAt !== null) {
+    // Only the right password learns this, so it tells a guesser nothing.
+    await c.store.refundPasswordAttempt(found.user.id);
+    await c.audit('login_failed', found.user.id, context, { reason: 'deactivated' });
+    throw new ServiceError('ACCOUNT_DEACTIVATED', 'this account is deactivated: ask an operator');
+  }
   return found;
 }
 
@@ -63,7 +69,9 @@ function login(c: Context): Pick<Service, 'login' | 'loginVerify'> {
         const event = c.event('login', user.id, context, { secondFactor: 'none' });
         if (await store.createSession(session.row, [event])) {
           c.emit(event);
-          return { status: 'authenticated', tokens: c.tokensFor(session) };
+          // Under requireTwoFactor this session may only enroll and confirm (see authenticate).
+          const status = config.requireTwoFactor ? 'enrollment_required' : 'authenticated';
+          return { status, tokens: c.tokensFor(session) };
         }
         const again = await store.userWithFactors({ id: user.id });
         if (!again || tries >= 2) {

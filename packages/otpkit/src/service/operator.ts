@@ -124,7 +124,10 @@ async function userNamed(c: Context, username: string) {
 
 function operator(
   c: Context,
-): Pick<Service, 'listUsers' | 'unlock' | 'resetTwoFactor' | 'rotateKeys' | 'checkKeys' | 'prune'> {
+): Pick<
+  Service,
+  'listUsers' | 'unlock' | 'resetTwoFactor' | 'deactivate' | 'reactivate' | 'rotateKeys' | 'checkKeys' | 'prune'
+> {
   const { store } = c;
   return {
     async listUsers() {
@@ -134,6 +137,7 @@ function operator(
         twoFactor: u.factor ?? 'off',
         lockedUntil: u.lockedUntil > now ? new Date(u.lockedUntil).toISOString() : null,
         lockedPermanently: u.lockedPermanently,
+        deactivatedAt: u.deactivatedAt === null ? null : new Date(u.deactivatedAt).toISOString(),
         createdAt: new Date(u.createdAt).toISOString(),
       }));
     },
@@ -148,6 +152,16 @@ function operator(
       await store.deleteFactors(user.id, null, c.nowMs());
       await store.unlock(user.id);
       await c.audit('two_factor_reset', user.id, { ip: null });
+    },
+    async deactivate(username) {
+      const user = await userNamed(c, username);
+      await store.setDeactivated(user.id, true, c.nowMs());
+      await c.audit('user_deactivated', user.id, { ip: null });
+    },
+    async reactivate(username) {
+      const user = await userNamed(c, username);
+      await store.setDeactivated(user.id, false, c.nowMs());
+      await c.audit('user_reactivated', user.id, { ip: null });
     },
     rotateKeys: (onProgress) => rotateKeys(c, onProgress),
     checkKeys: () => checkKeys(c),

@@ -10,6 +10,11 @@ interface Policy {
   maxAuthenticators: number;
   /** How long "trust this browser" lasts; 0 turns the feature off. */
   trustedDeviceDays: number;
+  /**
+   * Every user must turn 2FA on: one without it who passes the password step
+   * gets a session that can only enroll and confirm (status "enrollment_required").
+   */
+  requireTwoFactor: boolean;
   /** TOTP steps accepted each side of now (each step is one more HMAC and one more code an attacker may hit). */
   totpWindowSteps: number;
   /** A login challenge's life and its attempts. */
@@ -30,6 +35,7 @@ const DEFAULT_POLICY: Readonly<Policy> = Object.freeze({
   backupCodes: 10,
   maxAuthenticators: 5,
   trustedDeviceDays: 30,
+  requireTwoFactor: false,
   totpWindowSteps: 1,
   challengeTtlSeconds: 5 * 60,
   challengeAttempts: 5,
@@ -43,7 +49,8 @@ const DEFAULT_POLICY: Readonly<Policy> = Object.freeze({
 });
 
 /** Each setting's range: wide enough for any sane deployment, narrow enough to refuse a typo's extra zeros. */
-const RANGES: Readonly<Record<keyof Policy, readonly [min: number, max: number]>> = {
+type NumericSetting = Exclude<keyof Policy, 'requireTwoFactor'>;
+const RANGES: Readonly<Record<NumericSetting, readonly [min: number, max: number]>> = {
   backupCodes: [1, 100],
   maxAuthenticators: [1, 20],
   trustedDeviceDays: [0, 365],
@@ -66,7 +73,8 @@ class PolicyError extends Error {
 /** The policy with the defaults filled in; PolicyError naming the first setting out of range or in conflict. */
 function checkPolicy(given: Partial<Policy> = {}): Policy {
   const policy = { ...DEFAULT_POLICY, ...given };
-  for (const [name, [min, max]] of Object.entries(RANGES) as [keyof Policy, readonly [number, number]][]) {
+  if (typeof policy.requireTwoFactor !== 'boolean') throw new PolicyError('requireTwoFactor must be true or false');
+  for (const [name, [min, max]] of Object.entries(RANGES) as [NumericSetting, readonly [number, number]][]) {
     const value = policy[name];
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
       throw new PolicyError(`${name} must be a whole number from ${min} to ${max}`);

@@ -33,12 +33,15 @@ function sessions(c: Context): Pick<Service, 'refresh' | 'authenticate' | 'logou
      * past its end, of its user's epoch). How it was authenticated comes from
      * the session, which a confirmed enrollment upgrades, not from the token.
      */
-    async authenticate(accessToken) {
+    async authenticate(accessToken, options = {}) {
       const now = c.nowMs();
       const claims = tokens.verify(accessToken, now / 1000);
       const session = await store.liveSession(claims.sessionId, now);
       if (!session || session.userId !== claims.userId) {
         throw new ServiceError('TOKEN_INVALID', 'the access token is missing, expired or invalid');
+      }
+      if (config.requireTwoFactor && session.amr.length === 1 && !options.enrollment) {
+        throw new ServiceError('ENROLLMENT_REQUIRED', 'turn on two-factor authentication first (enroll, then confirm)');
       }
       return { userId: claims.userId, sessionId: claims.sessionId, amr: session.amr };
     },

@@ -19,6 +19,8 @@ interface ServiceConfig {
   maxAuthenticators: number;
   /** How long "trust this browser" lasts; 0: the feature is off. */
   trustedDeviceDays: number;
+  /** Users without 2FA get an enrollment-only session after the password (see Policy.requireTwoFactor). */
+  requireTwoFactor: boolean;
   challengeTtlMs: number;
   challengeMaxAttempts: number;
   accessTokenTtlSeconds: number;
@@ -79,6 +81,8 @@ interface DeviceView {
 type LoginResult =
   /** `device`: a trusted device's next cookie, when the sign-in used one. */
   | { status: 'authenticated'; tokens: Tokens; device?: DeviceCookie }
+  /** requireTwoFactor, and the user has no 2FA yet: tokens of a session that may only enroll and confirm. */
+  | { status: 'enrollment_required'; tokens: Tokens }
   | { status: 'second_factor_required'; challenge: string; expiresAt: string; methods: ('totp' | 'backup_code')[] };
 
 interface RequestContext {
@@ -156,6 +160,8 @@ interface UserSummary {
   /** ISO time while a temporary lock holds, else null. */
   lockedUntil: string | null;
   lockedPermanently: boolean;
+  /** ISO time the user was deactivated; null: active. */
+  deactivatedAt: string | null;
   createdAt: string;
 }
 
@@ -184,7 +190,22 @@ interface Service {
   ): Promise<Tokens & { device?: DeviceCookie }>;
   // Sessions and tokens
   refresh(refreshToken: string, context: RequestContext): Promise<Tokens>;
-  authenticate(accessToken: string): Promise<Actor & { sessionId: string; amr: Amr[] }>;
+  /**
+   * The live session behind an access token. Under requireTwoFactor, a
+   * session without a second factor (amr pwd alone) is refused with
+   * ENROLLMENT_REQUIRED unless `enrollment` says the caller is one of the
+   * routes that turn 2FA on.
+   */
+  authenticate(
+    accessToken: string,
+    options?: { enrollment?: boolean },
+  ): Promise<Actor & { sessionId: string; amr: Amr[] }>;
+  /** Takes the current password, and a second factor when 2FA is on; other sessions and trusted devices end. */
+  changePassword(
+    actor: Actor,
+    change: { currentPassword: string; newPassword: string; secondFactor?: SecondFactorInput },
+    context: RequestContext,
+  ): Promise<void>;
   logout(actor: Actor & { sessionId: string }, context: RequestContext): Promise<void>;
   // Enrollment and the factor's life
   enroll(actor: Actor, context: RequestContext): Promise<EnrollmentView>;
@@ -222,6 +243,9 @@ interface Service {
   listUsers(): Promise<UserSummary[]>;
   unlock(username: string): Promise<void>;
   resetTwoFactor(username: string): Promise<void>;
+  /** No sign-in while deactivated; the user's sessions, challenges and trusted devices end. */
+  deactivate(username: string): Promise<void>;
+  reactivate(username: string): Promise<void>;
   rotateKeys(onProgress?: (done: number, total: number) => void): Promise<KeyRotation>;
   checkKeys(): Promise<void>;
   prune(limit: number): Promise<number>;

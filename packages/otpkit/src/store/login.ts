@@ -111,7 +111,8 @@ function login(db: Db, policy: BudgetPolicy): LoginMethods {
     async loginChallenge(c) {
       const rows = await db.all<UserWithFactorRow>(
         `SELECT ${USER_WITH_FACTOR} JOIN login_challenges ch ON ch.user_id = u.id
-         WHERE ch.token_hash = ? AND ch.used_at IS NULL AND ch.expires_at > ? AND ch.attempts < ? ${FACTORS_IN_ORDER}`,
+         WHERE ch.token_hash = ? AND ch.used_at IS NULL AND ch.expires_at > ? AND ch.attempts < ?
+         AND u.deactivated_at IS NULL ${FACTORS_IN_ORDER}`,
         [c.tokenHash, c.now, c.maxAttempts],
       );
       return toUserWithFactors(rows);

@@ -12,6 +12,7 @@ type UserRow = {
   locked_until: number;
   locked_permanently: number;
   session_epoch: number;
+  deactivated_at: number | null;
 };
 type FactorRow = {
   id: string;
@@ -37,6 +38,7 @@ const toUser = (r: UserRow): User => ({
   lockedUntil: Number(r.locked_until),
   lockedPermanently: Number(r.locked_permanently) === 1,
   sessionEpoch: Number(r.session_epoch),
+  deactivatedAt: r.deactivated_at === null ? null : Number(r.deactivated_at),
 });
 const toFactor = (r: FactorRow): Factor => ({
   id: r.id,
@@ -54,7 +56,7 @@ const toFactor = (r: FactorRow): Factor => ({
 });
 
 const USER_COLUMNS =
-  'id, username, password_hash, created_at, failed_attempts, locked_until, locked_permanently, session_epoch';
+  'id, username, password_hash, created_at, failed_attempts, locked_until, locked_permanently, session_epoch, deactivated_at';
 const FACTOR_COLUMNS =
   'id, user_id, name, status, session_id, sealed_secret, algorithm, digits, period_seconds, last_counter, created_at, confirmed_at';
 

@@ -3,7 +3,7 @@
 
 import { auditStatement } from './audit.js';
 import { passwordRefund } from './budgets.js';
-import type { Db, Statement } from './db.js';
+import type { Db, Param, Statement } from './db.js';
 import { revokeDevices, rotateDevice } from './devices.js';
 import { amrOf, first } from './rows.js';
 import type { Store } from './types.js';
@@ -14,15 +14,27 @@ import type { NewSession, RefreshUse } from './values.js';
  * devices (each needs a second factor again), as of `now`: the sessions
  * are marked revoked, and the user's epoch moves on, so a session being made
  * at this moment is dead too; `keep` moves with it (and, with `passed`,
- * now counts as having passed a second factor).
+ * now counts as having passed a second factor). `user.set` ("column = ?, ")
+ * changes the user's row in the same update.
  */
-const endSessions = (userId: string, keep: string | null, now: number, passed = false): Statement[] => [
+const endSessions = (
+  userId: string,
+  keep: string | null,
+  now: number,
+  passed = false,
+  user: { set: string; params: Param[] } = { set: '', params: [] },
+): Statement[] => [
   revokeDevices(userId, now),
   {
     sql: 'UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND id <> ? AND revoked_at IS NULL',
     params: [now, userId, keep ?? ''],
   },
-  { sql: 'UPDATE users SET session_epoch = session_epoch + 1 WHERE id = ?', params: [userId] },
+  // The one update of the user's row in the batch (PostgreSQL applies only one update of a row per statement).
+  {
+    sql: `UPDATE users SET ${user.set}session_epoch = session_epoch + 1 WHERE id = ?`,
+    params: [...user.params, userId],
+    expectChanges: 1,
+  },
   ...(keep === null
     ? []
     : [

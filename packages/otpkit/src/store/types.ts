@@ -37,6 +37,13 @@ interface Store {
   userWithFactors(by: { id: string } | { username: string }): Promise<UserWithFactors | undefined>;
   /** Every user, by name, with their authenticators' status ('active' if any is; null: none). */
   listUsers(): Promise<(User & { factor: Factor['status'] | null })[]>;
+  /** A new password hash; every session but `keep` ends and every trusted device is revoked. */
+  changePassword(userId: string, passwordHash: string, keep: string | null, now: number): Promise<boolean>;
+  /**
+   * Deactivates a user (their sessions, challenges and trusted devices end)
+   * or reactivates one; false if there is no such user.
+   */
+  setDeactivated(userId: string, deactivated: boolean, now: number): Promise<boolean>;
   /** An operator's unlock: also lifts a permanent lock and the password throttle. */
   unlock(userId: string): Promise<boolean>;
 

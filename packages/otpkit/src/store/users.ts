@@ -11,10 +11,21 @@ import {
   type UserRow,
   type UserWithFactorRow,
 } from './rows.js';
+import { endSessions } from './sessions.js';
 import type { Store } from './types.js';
 import type { Factor } from './values.js';
 
-type UserMethods = Pick<Store, 'createUser' | 'userByName' | 'userById' | 'userWithFactors' | 'listUsers' | 'unlock'>;
+type UserMethods = Pick<
+  Store,
+  | 'createUser'
+  | 'userByName'
+  | 'userById'
+  | 'userWithFactors'
+  | 'listUsers'
+  | 'unlock'
+  | 'changePassword'
+  | 'setDeactivated'
+>;
 
 function users(db: Db): UserMethods {
   return {
@@ -49,6 +60,16 @@ function users(db: Db): UserMethods {
          FROM users ORDER BY username`,
       );
       return rows.map((row) => ({ ...toUser(row), factor: row.factor }));
+    },
+    async changePassword(userId, passwordHash, keep, now) {
+      return db.batch(endSessions(userId, keep, now, false, { set: 'password_hash = ?, ', params: [passwordHash] }));
+    },
+    async setDeactivated(userId, deactivated, now) {
+      if (!deactivated) return (await db.run('UPDATE users SET deactivated_at = NULL WHERE id = ?', [userId])) === 1;
+      return db.batch([
+        { sql: 'DELETE FROM login_challenges WHERE user_id = ?', params: [userId] },
+        ...endSessions(userId, null, now, false, { set: 'deactivated_at = ?, ', params: [now] }),
+      ]);
     },
     async unlock(userId) {
       return (

@@ -11,6 +11,8 @@ interface User {
   lockedPermanently: boolean;
   /** Sessions of another epoch are dead (see the epoch in migration 002). */
   sessionEpoch: number;
+  /** When an operator deactivated the user (no sign-in); null: active. */
+  deactivatedAt: number | null;
 }
 
 /** A TOTP authenticator: a user may have several active ones and one pending. */
@@ -140,6 +142,9 @@ type AuditEventType =
   | 'backup_codes_rotated'
   | 'two_factor_disabled'
   | 'two_factor_reset'
+  | 'password_changed'
+  | 'user_deactivated'
+  | 'user_reactivated'
   | 'refresh_token_reused'
   | 'trusted_device_added'
   | 'trusted_device_reused'
