@@ -63,7 +63,9 @@ describe.each(DATABASES)('authenticators over %s', (_name, open) => {
       expect(verified.status).toBe(200);
       s.clock.advance(30_000);
     }
-    const logins = (await s.store.audit((await s.store.userByName(u.username))!.id)).filter((e) => e.type === 'login');
+    const logins = (await s.store.audit({ userId: (await s.store.userByName(u.username))!.id })).filter(
+      (e) => e.type === 'login',
+    );
     expect(logins.slice(-2).map((e) => e.detail)).toEqual([
       { secondFactor: 'totp', authenticatorId: u.second.id, authenticator: 'Phone' },
       { secondFactor: 'totp', authenticatorId: u.first.id, authenticator: 'Authenticator' },
@@ -124,7 +126,7 @@ describe.each(DATABASES)('authenticators over %s', (_name, open) => {
     expect(
       (await post('/api/totp/authenticators/rename', { id: u.second.id, name: 'a\u202eb' }, u.token)).body.error.code,
     ).toBe('INPUT_INVALID');
-    const events = await s.store.audit((await s.store.userByName(u.username))!.id);
+    const events = await s.store.audit({ userId: (await s.store.userByName(u.username))!.id });
     expect(events.some((e) => e.type === 'authenticator_renamed')).toBe(true);
   });
 

@@ -79,7 +79,7 @@ describe.each(DATABASES)('trusted devices over %s', (_name, open) => {
     );
     // The sign-in's event says it was a trusted device.
     const user = (await s.store.userByName(u.username))!;
-    const login = (await s.store.audit(user.id)).filter((e) => e.type === 'login').at(-1);
+    const login = (await s.store.audit({ userId: user.id })).filter((e) => e.type === 'login').at(-1);
     expect(login?.detail).toMatchObject({ secondFactor: 'device', device: 'Firefox on Linux' });
   });
 
@@ -93,7 +93,7 @@ describe.each(DATABASES)('trusted devices over %s', (_name, open) => {
     expect(setCookie(thief.headers, 'otpkit_device')?.header).toMatch(/Max-Age=0/);
     // The device is gone for its owner too: a second factor again.
     expect((await browserLogin(u.username, current)).body.status).toBe('second_factor_required');
-    const events = await s.store.audit((await s.store.userByName(u.username))!.id);
+    const events = await s.store.audit({ userId: (await s.store.userByName(u.username))!.id });
     expect(events.some((e) => e.type === 'trusted_device_reused')).toBe(true);
   });
 

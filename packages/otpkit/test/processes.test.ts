@@ -273,6 +273,16 @@ describe('admin commands', () => {
       expect(rotated.stderr).toContain('[##############################] 1/1');
 
       expect((await admin(['users', 'reset-2fa', 'carol'], opened)).status).toBe(0);
+      const log = await admin(['audit', '--user', 'carol', '--json'], opened);
+      const events = log.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line));
+      expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['user_deactivated', 'two_factor_reset']));
+      expect(events.every((e) => e.username === 'carol')).toBe(true);
+      const text = await admin(['audit', '--type', 'two_factor_reset', '--since', '2000-01-01T00:00:00Z'], opened);
+      expect(text.stdout).toMatch(/^\S+Z\ttwo_factor_reset\tcarol\t-\t\n$/);
+      expect((await admin(['audit', '--since', 'last week'], opened)).stderr).toContain('INPUT_INVALID');
       expect((await s.service.status(host(user.id))).enabled).toBe(false);
       expect((await admin(['migrate'], opened)).stdout).toBe('the database is up to date\n');
       expect((await admin(['users', 'delete', 'carol'], opened)).status).toBe(2);

@@ -56,7 +56,11 @@ async function transport(
   composed: Composed,
   config: Config,
 ): Promise<(request: Injected) => Promise<Answered>> {
-  const options = { service: composed.service, ...(composed.throttle ? { throttle: composed.throttle } : {}) };
+  const options = {
+    service: composed.service,
+    ...(composed.throttle ? { throttle: composed.throttle } : {}),
+    ...(config.adminToken ? { adminToken: config.adminToken } : {}),
+  };
   if (host === 'Fastify') return (request) => composed.app.inject(request) as Promise<Answered>;
   if (host === 'Express') {
     const app = express();

@@ -312,7 +312,7 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
     const settled = await Promise.all(hashes.map((hash) => fail(userId, hash)));
     expect(settled.filter(Boolean)).toHaveLength(10);
     expect(await store.userById(userId)).toMatchObject({ failedAttempts: 10, lockedUntil: NOW + POLICY.firstLockMs });
-    const events = await store.audit(userId);
+    const events = await store.audit({ userId });
     const attempts = events.filter((e) => e.type === 'second_factor_failed').map((e) => e.detail?.attempt);
     expect(attempts.sort((x, y) => Number(x) - Number(y))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(events.filter((e) => e.type === 'second_factor_locked')).toEqual([
@@ -422,7 +422,7 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
       ip: '127.0.0.1',
       detail: { secondFactor: 'totp' },
     });
-    expect(await store.audit(userId)).toEqual([
+    expect(await store.audit({ userId })).toEqual([
       expect.objectContaining({ type: 'login', detail: { secondFactor: 'totp' } }),
     ]);
   });

@@ -2,6 +2,7 @@
 
 import { OtpkitError } from '@otpkit/core';
 import { ServiceError } from '../service/errors.js';
+import { audit } from './audit.js';
 import { code } from './code.js';
 import { importMigration } from './import.js';
 import { inspect } from './inspect.js';
@@ -32,6 +33,7 @@ Server and operators (configured by the environment; see the README):
   otpkit migrate
   otpkit keys   rotate                 # reseal every stored secret under the current key
   otpkit users  list | unlock NAME | reset-2fa NAME | deactivate NAME | reactivate NAME
+  otpkit audit  [--user NAME] [--type T] [--since ISO] [--until ISO] [--json]   # the audit log, oldest first
 
 Options:
   --secret B32          the key in base32 (any case, spaces or hyphens); "-" reads it from stdin
@@ -62,6 +64,7 @@ const COMMANDS: Readonly<Record<string, (args: string[], io: CliIo) => number | 
   serve,
   migrate,
   users,
+  audit,
 };
 
 /** Runs one command line; never throws for bad input, which is exit status 2. */

@@ -39,6 +39,8 @@ interface AppOptions {
    * None: /readyz answers ready while the process runs.
    */
   readiness?: readonly ReadinessCheck[];
+  /** The operator token of /api/admin/* (see HandlerOptions.adminToken); none: no admin routes. */
+  adminToken?: string;
   /** Counts requests, latencies and second-step outcomes; none: nothing counted. */
   metrics?: Metrics;
   /** Serve GET /metrics on this app too (OTPKIT_METRICS=1); else main/ serves it on a listener of its own, or nowhere. */
@@ -127,7 +129,12 @@ async function buildApp(options: AppOptions) {
         version: '0.1.0',
         description: 'Accounts, TOTP two-factor authentication and two-step login',
       },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          operator: { type: 'http', scheme: 'bearer', description: 'OTPKIT_ADMIN_TOKEN (the /api/admin routes)' },
+        },
+      },
     },
   });
   await app.register(swaggerUi, {
@@ -148,6 +155,7 @@ async function buildApp(options: AppOptions) {
     service: options.service,
     ...(options.throttle ? { throttle: options.throttle } : {}),
     ...(options.logger ? { log: options.logger } : {}),
+    ...(options.adminToken ? { adminToken: options.adminToken } : {}),
   });
   return app;
 }

@@ -6,7 +6,14 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { answerError, HttpError } from './errors.js';
-import { BODY_LIMIT_BYTES, clientAddress, createHandler, type HandlerOptions, type HttpResponse } from './handler.js';
+import {
+  BODY_LIMIT_BYTES,
+  clientAddress,
+  createHandler,
+  type HandlerOptions,
+  type HttpResponse,
+  splitTarget,
+} from './handler.js';
 
 /** What otpkit reads of an Express request (all optional: a plain Node request works too). */
 type ExpressRequest = IncomingMessage & {
@@ -54,7 +61,7 @@ function otpkitExpress(options: OtpkitExpressOptions) {
   return function otpkit(request: ExpressRequest, response: ServerResponse, next: Next): void {
     // Express strips the mount path from req.url and keeps it in req.baseUrl.
     const mountPath = (request as { baseUrl?: string }).baseUrl ?? '';
-    const path = (request.url ?? '/').split('?')[0]!;
+    const { path, query } = splitTarget(request.url ?? '/');
     const headers: Record<string, string | undefined> = {};
     for (const [name, value] of Object.entries(request.headers)) {
       headers[name] = Array.isArray(value) ? value.join(', ') : value;
@@ -62,6 +69,7 @@ function otpkitExpress(options: OtpkitExpressOptions) {
     const base = {
       method: request.method ?? 'GET',
       path,
+      query,
       headers,
       ip: clientAddress(request.ip, request.socket.remoteAddress),
       secure: request.secure ?? false,

@@ -12,6 +12,7 @@ import {
   type HandlerOptions,
   type HttpRequest,
   type HttpResponse,
+  splitTarget,
 } from './handler.js';
 
 type OtpkitFastifyOptions = HandlerOptions<FastifyRequest>;
@@ -24,7 +25,7 @@ function toRequest(request: FastifyRequest): HttpRequest<FastifyRequest> {
   const raw = request.body;
   return {
     method: request.method,
-    path: request.url,
+    ...splitTarget(request.url),
     headers,
     body: raw instanceof Uint8Array ? { raw } : undefined,
     ip: clientAddress(request.ip, request.socket.remoteAddress),

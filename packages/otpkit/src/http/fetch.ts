@@ -62,6 +62,7 @@ function otpkitFetch(options: OtpkitFetchOptions): (request: Request) => Promise
       {
         method: request.method,
         path: url.pathname.slice(basePath.length),
+        query: url.search.slice(1),
         headers,
         body: { raw },
         ip: clientAddress(options.clientIp?.(request) ?? undefined, undefined),

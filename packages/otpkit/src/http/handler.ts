@@ -4,10 +4,12 @@
 // runs the route and answers errors from the one table, so every host answers
 // byte for byte the same.
 
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { TSchema } from '@fastify/type-provider-typebox';
 import { Ajv, type ValidateFunction } from 'ajv';
 import type { Actor, Service } from '../service/index.js';
+import { ADMIN_ROUTES } from './admin-routes.js';
 import { API_HEADERS, answerError, HttpError, JSON_TYPE, type Log } from './errors.js';
 import { AUTH_ROUTES, type Route, type RouteContext, TOTP_ROUTES } from './routes.js';
 import type { Throttle } from './throttle.js';
@@ -19,6 +21,8 @@ interface HttpRequest<Native = unknown> {
   method: string;
   /** Below the mount point, without the query string. */
   path: string;
+  /** The query string without its '?' ('' for none). */
+  query?: string;
   /** Lowercase names. */
   headers: Readonly<Record<string, string | undefined>>;
   /** The raw body, or one a host middleware already parsed (express.json()). */
@@ -51,6 +55,11 @@ interface HandlerOptions<Native = unknown> {
   currentUser?: CurrentUser<Native>;
   /** Requests per client and window on the throttled routes; none: no per-client throttle. */
   throttle?: Throttle;
+  /**
+   * The operator token of /api/admin/* (OTPKIT_ADMIN_TOKEN: 32 or more random
+   * bytes, base64url), sent as Authorization: Bearer; none: those routes do not exist.
+   */
+  adminToken?: string;
   log?: Log;
 }
 
@@ -63,7 +72,7 @@ const ajv = new Ajv({
   strict: false,
 });
 const validators = new WeakMap<TSchema, ValidateFunction>();
-function validate(schema: TSchema, body: unknown): void {
+function validate(schema: TSchema, body: unknown, where: 'body' | 'query' = 'body'): void {
   let check = validators.get(schema);
   if (!check) {
     check = ajv.compile(schema);
@@ -72,8 +81,37 @@ function validate(schema: TSchema, body: unknown): void {
   if (!check(body)) {
     const [first] = check.errors ?? [];
     // Ajv names the field and the rule ("body/code must NOT have more than 32 characters"), never the value.
-    throw new HttpError('INPUT_INVALID', first ? `body${first.instancePath} ${first.message}` : 'body is invalid');
+    throw new HttpError(
+      'INPUT_INVALID',
+      first ? `${where}${first.instancePath} ${first.message}` : `${where} is invalid`,
+    );
   }
+}
+
+/** A request target split at its first '?': the path and the query string. */
+function splitTarget(target: string): { path: string; query: string } {
+  const at = target.indexOf('?');
+  return at < 0 ? { path: target, query: '' } : { path: target.slice(0, at), query: target.slice(at + 1) };
+}
+
+/** A query string as an object of its first values (what the route's querystring schema checks). */
+function parseQuery(query: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of new URLSearchParams(query ?? '')) if (!Object.hasOwn(out, name)) out[name] = value;
+  return out;
+}
+
+/**
+ * The admin routes' check: every presented token (none, any length) is hashed
+ * and compared in constant time with the configured one's hash, so a wrong
+ * token takes as long as a right one and says nothing of how close it was.
+ */
+function adminGuard(token: string): (authorization: string | undefined) => boolean {
+  const expected = createHash('sha256').update(token).digest();
+  return (authorization) => {
+    const presented = authorization?.startsWith('Bearer ') ? authorization.slice(7) : '';
+    return timingSafeEqual(createHash('sha256').update(presented).digest(), expected);
+  };
 }
 
 function parseBody(request: HttpRequest, route: Route): unknown {
@@ -99,12 +137,16 @@ function parseBody(request: HttpRequest, route: Route): unknown {
 function createHandler<Native>(options: HandlerOptions<Native>) {
   const { service, currentUser, throttle } = options;
   const accounts = currentUser === undefined;
-  const routes = accounts
-    ? [
-        ...AUTH_ROUTES.map((r) => ({ ...r, path: `/api/auth${r.path}` })),
-        ...TOTP_ROUTES.map((r) => ({ ...r, path: `/api/totp${r.path}` })),
-      ]
-    : TOTP_ROUTES;
+  const routes = [
+    ...(accounts
+      ? [
+          ...AUTH_ROUTES.map((r) => ({ ...r, path: `/api/auth${r.path}` })),
+          ...TOTP_ROUTES.map((r) => ({ ...r, path: `/api/totp${r.path}` })),
+        ]
+      : TOTP_ROUTES),
+    ...(options.adminToken ? ADMIN_ROUTES.map((r) => ({ ...r, path: `/api/admin${r.path}` })) : []),
+  ];
+  const isAdmin = options.adminToken ? adminGuard(options.adminToken) : () => false;
   const byKey = new Map(routes.map((r) => [`${r.method} ${r.path}`, r]));
 
   /** otpkit's own bearer session; 401 without a live one (403 for an enrollment-only one, unless `route` takes it). */
@@ -129,10 +171,16 @@ function createHandler<Native>(options: HandlerOptions<Native>) {
         if (!verdict.allowed)
           throw new HttpError('RATE_LIMITED', 'too many requests: slow down', verdict.retryAfterSeconds);
       }
+      if (route.group === 'admin' && !isAdmin(request.headers.authorization)) {
+        throw new HttpError('UNAUTHENTICATED', 'send the operator token: Authorization: Bearer <OTPKIT_ADMIN_TOKEN>');
+      }
       const body = parseBody(request, route);
       if (route.schema.body) validate(route.schema.body, body);
+      const query = parseQuery(request.query);
+      if (route.schema.querystring) validate(route.schema.querystring, query, 'query');
       const context: RouteContext = {
         body,
+        query,
         headers: request.headers,
         ip: request.ip,
         secure: request.secure,
@@ -182,4 +230,4 @@ const notFound = (): HttpResponse => answerError(new HttpError('NOT_FOUND', 'no 
 type Handler<Native> = ReturnType<typeof createHandler<Native>>;
 
 export type { CurrentUser, Handler, HandlerOptions, HttpRequest, HttpResponse };
-export { BODY_LIMIT_BYTES, clientAddress, createHandler, notFound };
+export { BODY_LIMIT_BYTES, clientAddress, createHandler, notFound, splitTarget };

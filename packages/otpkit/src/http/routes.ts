@@ -35,6 +35,8 @@ import {
 interface RouteContext {
   // biome-ignore lint/suspicious/noExplicitAny: validated against the route's body schema before the handler runs
   body: any;
+  /** The query string's first values, validated against the route's querystring schema. */
+  query: Readonly<Record<string, string>>;
   headers: Readonly<Record<string, string | undefined>>;
   ip: string | null;
   /** The signed-in actor: otpkit's bearer session, or the embedding app's user. 401 if none. */
@@ -57,7 +59,7 @@ interface Route {
   method: 'GET' | 'POST';
   /** Below the routes' group: /api/auth/login, or /api/totp/enroll (/enroll in the embedded TOTP group). */
   path: string;
-  group: 'auth' | 'totp';
+  group: 'auth' | 'totp' | 'admin';
   /** Counted by the per-client throttle. */
   throttled: boolean;
   /** Takes a session that may only turn 2FA on (requireTwoFactor; see Service.authenticate). */
@@ -66,8 +68,9 @@ interface Route {
     tags: string[];
     summary?: string;
     body?: TSchema;
+    querystring?: TSchema;
     response: Record<number, TSchema>;
-    security?: { bearer: [] }[];
+    security?: ({ bearer: [] } | { operator: [] })[];
   };
   handle(context: RouteContext, service: Service): Promise<RouteAnswer>;
 }
@@ -457,4 +460,4 @@ const TOTP_ROUTES: Route[] = [
 ];
 
 export type { Route, RouteAnswer, RouteContext };
-export { AUTH_ROUTES, TOTP_ROUTES };
+export { AUTH_ROUTES, context, errors, TOTP_ROUTES };

@@ -157,9 +157,70 @@ const Status = Type.Object({
   lockedUntil: Type.Union([Type.String(), Type.Null()]),
 });
 const Validated = Type.Object({ valid: Type.Literal(true), method: Type.String() });
+// The admin API's query strings arrive as text; numbers are checked as digits.
+const Limit = Type.String({ pattern: '^[0-9]{1,3}$', description: 'page size, 1 to 200 (default 50)' });
+const Cursor = Type.String({ minLength: 1, maxLength: 400, description: 'nextCursor of the page before' });
+const UsersQuery = Type.Object(
+  {
+    search: Type.Optional(Type.String({ maxLength: 64, description: 'a part of the name' })),
+    cursor: Type.Optional(Cursor),
+    limit: Type.Optional(Limit),
+  },
+  strict,
+);
+const UserName = Type.Object({ username: Username }, strict);
+const AuditQuery = Type.Object(
+  {
+    username: Type.Optional(Username),
+    type: Type.Optional(Type.String({ maxLength: 64, description: 'an event type, e.g. login_failed' })),
+    since: Type.Optional(Type.String({ maxLength: 40, description: 'ISO 8601, inclusive' })),
+    until: Type.Optional(Type.String({ maxLength: 40, description: 'ISO 8601, exclusive' })),
+    cursor: Type.Optional(Cursor),
+    limit: Type.Optional(Limit),
+  },
+  strict,
+);
+const AdminUser = Type.Object({
+  id: Type.String(),
+  username: Type.String(),
+  twoFactor: Type.Union([Type.Literal('active'), Type.Literal('pending'), Type.Literal('off')]),
+  lockedUntil: Type.Union([Type.String(), Type.Null()]),
+  lockedPermanently: Type.Boolean(),
+  deactivatedAt: Type.Union([Type.String(), Type.Null()]),
+  createdAt: Type.String({ format: 'date-time' }),
+});
+const UsersPage = Type.Object({ users: Type.Array(AdminUser), nextCursor: Type.Union([Type.String(), Type.Null()]) });
+const AdminUserState = Type.Object({
+  user: AdminUser,
+  twoFactor: Type.Object({
+    enabled: Type.Boolean(),
+    pending: Type.Boolean(),
+    authenticators: Type.Array(Authenticator),
+    backupCodesRemaining: Type.Integer(),
+    failedAttempts: Type.Integer(),
+  }),
+  trustedDevices: Type.Integer(),
+});
+const AuditLogPage = Type.Object({
+  events: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      at: Type.String({ format: 'date-time' }),
+      type: Type.String(),
+      userId: Type.Union([Type.String(), Type.Null()]),
+      username: Type.Union([Type.String(), Type.Null()]),
+      ip: Type.Union([Type.String(), Type.Null()]),
+      detail: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
+    }),
+  ),
+  nextCursor: Type.Union([Type.String(), Type.Null()]),
+});
 const ErrorBody = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) });
 
 export {
+  AdminUserState,
+  AuditLogPage,
+  AuditQuery,
   Authenticators,
   BackupCodes,
   CodeOnly,
@@ -181,5 +242,8 @@ export {
   SecondFactor,
   Status,
   Tokens,
+  UserName,
+  UsersPage,
+  UsersQuery,
   Validated,
 };

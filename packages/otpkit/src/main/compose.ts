@@ -186,6 +186,7 @@ async function compose(config: Config, options: ComposeOptions): Promise<Compose
     service,
     ...(throttle ? { throttle } : {}),
     trustProxy: config.trustProxy,
+    ...(config.adminToken ? { adminToken: config.adminToken } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
     readiness,
     ...(metrics ? { metrics, metricsRoute: config.metrics === 'api' } : {}),

@@ -27,6 +27,8 @@ interface Config {
   keys: string | undefined;
   /** OTPKIT_TOKEN_KEY: base64 HS256 key; undefined to use (or create) dataDir/token-key outside production. */
   tokenKey: string | undefined;
+  /** OTPKIT_ADMIN_TOKEN: the operator token of /api/admin/* (base64url, 32+ bytes); undefined: no admin API. */
+  adminToken: string | undefined;
   production: boolean;
   issuer: string;
   enrollment: { algorithm: Algorithm; digits: number; periodSeconds: number };
@@ -134,6 +136,17 @@ function policyFrom(env: Env): Policy {
   }
 }
 
+/** 256 bits: an operator token no one guesses (generate one: openssl rand -base64 32 | tr '+/' '-_' | tr -d =). */
+const ADMIN_TOKEN_BYTES = 32;
+
+function adminTokenFrom(text: string | undefined): string | undefined {
+  if (text === undefined || text === '') return undefined;
+  if (!/^[A-Za-z0-9_-]+$/.test(text) || Buffer.from(text, 'base64url').length < ADMIN_TOKEN_BYTES) {
+    throw new ConfigError(`OTPKIT_ADMIN_TOKEN must be base64url of at least ${ADMIN_TOKEN_BYTES} random bytes`);
+  }
+  return text;
+}
+
 /** One core is kept for the event loop: a scrypt run keeps a core busy for a third of a second. */
 function defaultHashConcurrency(): number {
   return Math.max(1, availableParallelism() - 1);
@@ -180,6 +193,7 @@ function readConfig(env: Env, cwd: string): Config {
     dataDir: isAbsolute(dataDir) ? dataDir : resolve(cwd, dataDir),
     keys: env.OTPKIT_KEYS || undefined,
     tokenKey: env.OTPKIT_TOKEN_KEY || undefined,
+    adminToken: adminTokenFrom(env.OTPKIT_ADMIN_TOKEN),
     production: env.NODE_ENV?.trim().toLowerCase() === 'production',
     issuer: env.OTPKIT_ISSUER || 'otpkit',
     enrollment: {

@@ -3,6 +3,7 @@
 // actions. Time and randomness come from the deps; storage is the Store.
 
 import { accounts } from './accounts.js';
+import { admin } from './admin.js';
 import { authenticators } from './authenticators.js';
 import { createContext } from './context.js';
 import { devices } from './devices.js';
@@ -22,6 +23,7 @@ function createService(deps: ServiceDeps): Service {
     ...authenticators(context),
     ...devices(context),
     ...operator(context),
+    ...admin(context),
   };
 }
 

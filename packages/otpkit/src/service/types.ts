@@ -165,6 +165,36 @@ interface UserSummary {
   createdAt: string;
 }
 
+/** A user as the admin API lists them. */
+type AdminUser = UserSummary & { id: string };
+
+interface UserPage {
+  users: AdminUser[];
+  /** Pass as `cursor` for the next page; null: this was the last. */
+  nextCursor: string | null;
+}
+
+/** One user's 2FA state, as an operator sees it: never a secret or a code. */
+interface UserState {
+  user: AdminUser;
+  twoFactor: {
+    enabled: boolean;
+    pending: boolean;
+    authenticators: AuthenticatorView[];
+    backupCodesRemaining: number;
+    /** Consecutive wrong second factors (the budget's count). */
+    failedAttempts: number;
+  };
+  /** Live trusted devices. */
+  trustedDevices: number;
+}
+
+interface AuditPage {
+  /** `username`: the user's name now (null: no user, or one since deleted). */
+  events: (Omit<AuditEvent, 'at'> & { at: string; username: string | null })[];
+  nextCursor: string | null;
+}
+
 interface KeyRotation {
   checked: number;
   resealed: number;
@@ -247,12 +277,32 @@ interface Service {
   deactivate(username: string): Promise<void>;
   reactivate(username: string): Promise<void>;
   rotateKeys(onProgress?: (done: number, total: number) => void): Promise<KeyRotation>;
+  // The admin API and `otpkit audit`
+  /** Users by name, a page at a time, those whose name contains `search` if given. */
+  usersPage(query: { search?: string; cursor?: string; limit?: number }): Promise<UserPage>;
+  userState(username: string): Promise<UserState>;
+  /** Ends every session of the user, and revokes their trusted devices. */
+  revokeUserSessions(username: string): Promise<void>;
+  revokeUserDevices(username: string): Promise<void>;
+  /** The audit log oldest first, filtered by user, type and time (ISO), a page at a time. */
+  auditLog(query: {
+    username?: string;
+    type?: string;
+    since?: string;
+    until?: string;
+    cursor?: string;
+    limit?: number;
+  }): Promise<AuditPage>;
+  /** Stores the event an admin action leaves (`admin_action`, naming the action and the user). */
+  recordAdminAction(action: string, username: string | null, context: RequestContext): Promise<void>;
   checkKeys(): Promise<void>;
   prune(limit: number): Promise<number>;
 }
 
 export type {
   Actor,
+  AdminUser,
+  AuditPage,
   AuthenticatorView,
   DeviceCookie,
   DeviceView,
@@ -267,5 +317,7 @@ export type {
   ServiceDeps,
   Tokens,
   TwoFactorStatus,
+  UserPage,
+  UserState,
   UserSummary,
 };

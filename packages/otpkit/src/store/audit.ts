@@ -1,7 +1,7 @@
 // Audit events: stored alongside what they record (in the same transaction
-// where there is one), read back per user or all, oldest first.
+// where there is one), read back oldest first, filtered and a page at a time.
 
-import type { Db, Statement } from './db.js';
+import type { Db, Param, Statement } from './db.js';
 import type { Store } from './types.js';
 import type { AuditEvent, AuditEventType } from './values.js';
 
@@ -29,6 +29,8 @@ const toEvent = (r: AuditRow): AuditEvent => ({
 });
 
 function audit(db: Db): Pick<Store, 'addAudit' | 'audit' | 'auditByIds'> {
+  // The events of a user, and the log's pages in time order, are read through
+  // audit_events_user (user_id, at) and audit_events_time (at, id).
   return {
     async auditByIds(ids) {
       if (ids.length === 0) return [];
@@ -42,12 +44,24 @@ function audit(db: Db): Pick<Store, 'addAudit' | 'audit' | 'auditByIds'> {
       const { sql, params } = auditStatement(e);
       await db.run(sql, params);
     },
-    async audit(userId) {
+    async audit(filter = {}) {
+      const where: string[] = [];
+      const params: Param[] = [];
+      const add = (sql: string, ...values: Param[]) => {
+        where.push(sql);
+        params.push(...values);
+      };
+      if (filter.userId !== undefined) add('user_id = ?', filter.userId);
+      if (filter.type !== undefined) add('type = ?', filter.type);
+      if (filter.since !== undefined) add('at >= ?', filter.since);
+      if (filter.until !== undefined) add('at < ?', filter.until);
+      if (filter.after !== undefined)
+        add('(at > ? OR (at = ? AND id > ?))', filter.after.at, filter.after.at, filter.after.id);
       const rows = await db.all<AuditRow>(
-        userId === undefined
-          ? 'SELECT id, at, type, user_id, ip, detail FROM audit_events ORDER BY at, id'
-          : 'SELECT id, at, type, user_id, ip, detail FROM audit_events WHERE user_id = ? ORDER BY at, id',
-        userId === undefined ? [] : [userId],
+        `SELECT id, at, type, user_id, ip, detail FROM audit_events
+         ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at, id
+         ${filter.limit === undefined ? '' : `LIMIT ${Math.trunc(filter.limit)}`}`,
+        params,
       );
       return rows.map(toEvent);
     },

@@ -3,6 +3,7 @@
 
 import type {
   AuditEvent,
+  AuditFilter,
   BackupCode,
   DeviceUse,
   Factor,
@@ -35,8 +36,16 @@ interface Store {
   userById(id: string): Promise<User | undefined>;
   /** A user and their authenticators, by id or by (normalized) name, in one query. */
   userWithFactors(by: { id: string } | { username: string }): Promise<UserWithFactors | undefined>;
-  /** Every user, by name, with their authenticators' status ('active' if any is; null: none). */
-  listUsers(): Promise<(User & { factor: Factor['status'] | null })[]>;
+  /**
+   * Users by name with their authenticators' status ('active' if any is;
+   * null: none): all of them, or a page of those whose name contains
+   * `search`, after the name `after`.
+   */
+  listUsers(page?: {
+    search?: string;
+    after?: string;
+    limit?: number;
+  }): Promise<(User & { factor: Factor['status'] | null })[]>;
   /** A new password hash; every session but `keep` ends and every trusted device is revoked. */
   changePassword(userId: string, passwordHash: string, keep: string | null, now: number): Promise<boolean>;
   /**
@@ -201,8 +210,8 @@ interface Store {
   addAudit(e: AuditEvent): Promise<void>;
   /** The stored events among these ids (those a failed second factor's settle wrote). */
   auditByIds(ids: string[]): Promise<AuditEvent[]>;
-  /** Stored events, oldest first: all of them, or one user's. */
-  audit(userId?: string): Promise<AuditEvent[]>;
+  /** Stored events, oldest first (by time, then id), filtered; `after` is the last event of the page before. */
+  audit(filter?: AuditFilter): Promise<AuditEvent[]>;
 }
 
 export type { Reseal, Store };

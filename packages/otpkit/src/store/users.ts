@@ -53,11 +53,19 @@ function users(db: Db): UserMethods {
       );
       return toUserWithFactors(rows);
     },
-    async listUsers() {
+    async listUsers(page = {}) {
+      // A name holds no % or _ in practice, but a search for one means the character itself.
+      const like = page.search === undefined ? undefined : `%${page.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      const where = [
+        ...(like === undefined ? [] : ["username LIKE ? ESCAPE '\\'"]),
+        ...(page.after === undefined ? [] : ['username > ?']),
+      ];
       // 'active' sorts before 'pending': a user's best status.
       const rows = await db.all<UserRow & { factor: Factor['status'] | null }>(
         `SELECT ${USER_COLUMNS}, (SELECT MIN(status) FROM totp_factors f WHERE f.user_id = users.id) AS factor
-         FROM users ORDER BY username`,
+         FROM users ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY username
+         ${page.limit === undefined ? '' : `LIMIT ${Math.trunc(page.limit)}`}`,
+        [...(like === undefined ? [] : [like]), ...(page.after === undefined ? [] : [page.after])],
       );
       return rows.map((row) => ({ ...toUser(row), factor: row.factor }));
     },

@@ -149,7 +149,8 @@ type AuditEventType =
   | 'trusted_device_added'
   | 'trusted_device_reused'
   | 'trusted_devices_revoked'
-  | 'keys_rotated';
+  | 'keys_rotated'
+  | 'admin_action';
 
 /** An audit event. Nothing secret in it: no code, secret, password or token; `detail` says counts and reasons. */
 interface AuditEvent {
@@ -160,6 +161,17 @@ interface AuditEvent {
   userId: string | null;
   ip: string | null;
   detail: Record<string, unknown> | null;
+}
+
+/** Which audit events to read (all given conditions hold); times are Unix ms, `until` exclusive. */
+interface AuditFilter {
+  userId?: string;
+  type?: AuditEventType;
+  since?: number;
+  until?: number;
+  /** The last event of the previous page. */
+  after?: { at: number; id: string };
+  limit?: number;
 }
 
 /** How many stored values depend on each key id (see Store.keyUsage). */
@@ -191,6 +203,7 @@ export type {
   Amr,
   AuditEvent,
   AuditEventType,
+  AuditFilter,
   BackupCode,
   BudgetPolicy,
   DeviceUse,

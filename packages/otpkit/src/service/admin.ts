@@ -1,0 +1,152 @@
+// What the admin API (and `otpkit audit`) read: users a page at a time, one
+// user's 2FA state, the audit log a page at a time; the revocations an
+// operator may order; and the event every admin action leaves.
+
+import type { AuditEvent, AuditEventType, User } from '../store/store.js';
+import { normalizeUsername } from './accounts.js';
+import { authenticatorView } from './authenticators.js';
+import { activeFactors, type Context } from './context.js';
+import { ServiceError } from './errors.js';
+import type { AdminUser, AuditPage, RequestContext, Service, UserPage, UserState } from './types.js';
+
+const MAX_PAGE = 200;
+
+const badCursor = () => new ServiceError('INPUT_INVALID', 'the cursor is not one this API gave');
+const encodeCursor = (text: string) => Buffer.from(text, 'utf8').toString('base64url');
+function decodeCursor(cursor: string): string {
+  if (!/^[A-Za-z0-9_-]{1,400}$/.test(cursor)) throw badCursor();
+  return Buffer.from(cursor, 'base64url').toString('utf8');
+}
+function pageSize(limit: number | undefined): number {
+  const size = limit ?? 50;
+  if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE) {
+    throw new ServiceError('INPUT_INVALID', `limit must be a whole number from 1 to ${MAX_PAGE}`);
+  }
+  return size;
+}
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+function adminUser(u: User & { factor: 'active' | 'pending' | null }, now: number): AdminUser {
+  return {
+    id: u.id,
+    username: u.username,
+    twoFactor: u.factor ?? 'off',
+    lockedUntil: u.lockedUntil > now ? iso(u.lockedUntil) : null,
+    lockedPermanently: u.lockedPermanently,
+    deactivatedAt: iso(u.deactivatedAt),
+    createdAt: new Date(u.createdAt).toISOString(),
+  };
+}
+
+async function userNamed(c: Context, username: string) {
+  const user = await c.store.userByName(normalizeUsername(username));
+  if (!user) throw new ServiceError('USER_NOT_FOUND', 'no such user');
+  return user;
+}
+
+/** Reads an audit page: `since` and `until` as ISO times, `cursor` from the page before. */
+async function auditLog(
+  c: Context,
+  query: { username?: string; type?: string; since?: string; until?: string; cursor?: string; limit?: number },
+): Promise<AuditPage> {
+  const limit = pageSize(query.limit);
+  const time = (name: string, text: string | undefined) => {
+    if (text === undefined) return undefined;
+    const ms = Date.parse(text);
+    if (Number.isNaN(ms)) throw new ServiceError('INPUT_INVALID', `${name} must be an ISO 8601 time`);
+    return ms;
+  };
+  let after: { at: number; id: string } | undefined;
+  if (query.cursor !== undefined) {
+    const [at, id] = decodeCursor(query.cursor).split(' ');
+    if (!/^\d{1,16}$/.test(at ?? '') || !id) throw badCursor();
+    after = { at: Number(at), id };
+  }
+  const user = query.username === undefined ? undefined : await userNamed(c, query.username);
+  const since = time('since', query.since);
+  const until = time('until', query.until);
+  const events = await c.store.audit({
+    ...(user ? { userId: user.id } : {}),
+    ...(query.type === undefined ? {} : { type: query.type as AuditEventType }),
+    ...(since === undefined ? {} : { since }),
+    ...(until === undefined ? {} : { until }),
+    ...(after ? { after } : {}),
+    limit: limit + 1,
+  });
+  const page = events.slice(0, limit);
+  const last = page.at(-1);
+  const names = new Map<string, string | null>();
+  for (const id of new Set(page.flatMap((e) => (e.userId === null ? [] : [e.userId])))) {
+    names.set(id, (await c.store.userById(id))?.username ?? null);
+  }
+  return {
+    events: page.map((e: AuditEvent) => ({
+      ...e,
+      at: new Date(e.at).toISOString(),
+      username: e.userId === null ? null : (names.get(e.userId) ?? null),
+    })),
+    nextCursor: events.length > limit && last ? encodeCursor(`${last.at} ${last.id}`) : null,
+  };
+}
+
+function admin(
+  c: Context,
+): Pick<
+  Service,
+  'usersPage' | 'userState' | 'revokeUserSessions' | 'revokeUserDevices' | 'auditLog' | 'recordAdminAction'
+> {
+  return {
+    async usersPage(query) {
+      const limit = pageSize(query.limit);
+      const search = query.search === undefined ? undefined : query.search.normalize('NFKC').trim().toLowerCase();
+      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+      const rows = await c.store.listUsers({
+        ...(search ? { search } : {}),
+        ...(after === undefined ? {} : { after }),
+        limit: limit + 1,
+      });
+      const now = c.nowMs();
+      const page = rows.slice(0, limit);
+      const last = page.at(-1);
+      return {
+        users: page.map((u) => adminUser(u, now)),
+        nextCursor: rows.length > limit && last ? encodeCursor(last.username) : null,
+      } satisfies UserPage;
+    },
+    async userState(username): Promise<UserState> {
+      const found = await c.store.userWithFactors({ id: (await userNamed(c, username)).id });
+      if (!found) throw new ServiceError('USER_NOT_FOUND', 'no such user');
+      const { user, factors } = found;
+      const active = activeFactors(factors);
+      const now = c.nowMs();
+      const codes = active.length > 0 ? await c.store.backupCodes(user.id) : [];
+      const factor = active.length > 0 ? 'active' : factors.length > 0 ? 'pending' : null;
+      return {
+        user: adminUser({ ...user, factor }, now),
+        twoFactor: {
+          enabled: active.length > 0,
+          pending: factors.some((f) => f.status === 'pending'),
+          authenticators: active.map(authenticatorView),
+          backupCodesRemaining: codes.filter((code) => code.usedAt === null).length,
+          failedAttempts: user.failedAttempts,
+        },
+        trustedDevices: (await c.store.trustedDevices(user.id, now)).length,
+      };
+    },
+    async revokeUserSessions(username) {
+      const user = await userNamed(c, username);
+      await c.store.revokeSessions(user.id, null, c.nowMs()); // and their trusted devices
+    },
+    async revokeUserDevices(username) {
+      const user = await userNamed(c, username);
+      await c.store.revokeTrustedDevices(user.id, c.nowMs());
+    },
+    auditLog: (query) => auditLog(c, query),
+    async recordAdminAction(action: string, username: string | null, context: RequestContext) {
+      const user = username === null ? undefined : await c.store.userByName(normalizeUsername(username));
+      await c.audit('admin_action', user?.id ?? null, context, { action, ...(username === null ? {} : { username }) });
+    },
+  };
+}
+
+export { admin };
