@@ -96,6 +96,11 @@ describe.each(DATABASES)('authenticators over %s', (_name, open) => {
     const codes = burst.map((r) => r.body?.error?.code);
     // A code that happens to be the other authenticator's right one would pass: neither wrong code is.
     expect(codes.filter((c) => c === 'CODE_WRONG')).toHaveLength(10);
+    // Each counted answer says what it left: 9 down to 0 (locked, and until when), once each.
+    const left = burst.filter((r) => r.body?.error?.code === 'CODE_WRONG').map((r) => r.body.error.attemptsLeft);
+    expect(left.sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    const locking = burst.find((r) => r.body?.error?.attemptsLeft === 0)!;
+    expect(locking.body.error.lockedUntil).toBe(new Date(s.clock.now() + 15 * 60_000).toISOString());
     expect(codes.filter((c) => c === 'SECOND_FACTOR_LOCKED')).toHaveLength(20);
     // Locked for both.
     expect((await post('/api/totp/validate', { code: codeAt(u.second.secret) }, u.token)).body.error.code).toBe(
@@ -175,6 +180,18 @@ describe.each(DATABASES)('authenticators over %s', (_name, open) => {
       backupCodesRemaining: 0,
     });
     await passwordSession(u.username); // a password alone signs in again
+  });
+
+  it('cancels a pending enrollment: its secret is gone, and the next enrollment is a new one', async () => {
+    const u = await withTwo();
+    const pending = (await post('/api/totp/enroll', {}, u.token)).body;
+    expect((await post('/api/totp/enroll/cancel', undefined, u.token)).status).toBe(204);
+    expect((await get('/api/totp/status', u.token)).body.pending).toBe(false);
+    expect((await post('/api/totp/confirm', { code: codeAt(pending.secret) }, u.token)).body.error.code).toBe(
+      'ENROLLMENT_NOT_STARTED',
+    );
+    expect((await post('/api/totp/enroll', {}, u.token)).body.secret).not.toBe(pending.secret);
+    expect((await get('/api/totp/authenticators', u.token)).body.authenticators).toHaveLength(2); // the active ones stay
   });
 
   it('stops at the limit; a password-only session cannot add one', async () => {

@@ -70,8 +70,8 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
 
   /** A live challenge's user and factor (read only). */
   const liveChallenge = (tokenHash: string, now = NOW) => store.loginChallenge({ tokenHash, now, maxAttempts: 5 });
-  /** A checked second factor that failed, settled as the service settles it. */
-  const fail = (userId: string, challengeHash?: string, now = NOW) =>
+  /** A checked second factor that failed, settled as the service settles it: counted, or not (false). */
+  const counted = (userId: string, challengeHash?: string, now = NOW) =>
     store.settleSecondFactor({
       userId,
       now,
@@ -82,6 +82,8 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
         locked: auditEvent(userId, 'second_factor_locked'),
       },
     });
+  const fail = async (userId: string, challengeHash?: string, now = NOW) =>
+    (await counted(userId, challengeHash, now)) !== false;
   const auditEvent = (userId: string, type: 'second_factor_failed' | 'second_factor_locked') => ({
     id: randomUUID(),
     at: NOW,
@@ -266,6 +268,15 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
     for (let i = 2; i <= 10; i++) expect(await fail(userId)).toBe(true);
     expect(await accept(userId, { factorId, counter: 7 })).toBe(false); // locked: the code is not even spent
     expect((await store.factors(userId))[0]?.lastCounter).toBe(6);
+  });
+
+  it("answers what a counted failure leaves: attempts before the lock, the challenge's, and the lock's end", async () => {
+    const userId = await user();
+    await activeFactor(userId, 5);
+    await store.createChallenge({ tokenHash: `left-${userId}`, userId, now: NOW, expiresAt: NOW + 60_000 });
+    expect(await counted(userId, `left-${userId}`)).toEqual({ attemptsLeft: 9, challengeAttemptsLeft: 4 });
+    for (let i = 0; i < 8; i++) await fail(userId);
+    expect(await counted(userId)).toEqual({ attemptsLeft: 0, lockedUntil: NOW + POLICY.firstLockMs });
   });
 
   it('counts challenge attempts when settled, and a challenge is used once', async () => {

@@ -68,6 +68,8 @@ class HttpError extends Error {
     readonly code: HttpErrorCode,
     message: string,
     readonly retryAfterSeconds?: number,
+    /** More about the error, for a client to say (AttemptsLeft): fields beside code and message. */
+    readonly details?: object,
   ) {
     super(message);
   }
@@ -121,7 +123,8 @@ interface Log {
 function answerError(error: unknown, log?: Log): { status: number; headers: Record<string, string>; body: string } {
   let known: HttpError | undefined;
   if (error instanceof HttpError) known = error;
-  else if (error instanceof ServiceError) known = new HttpError(error.code, error.message, error.retryAfterSeconds);
+  else if (error instanceof ServiceError)
+    known = new HttpError(error.code, error.message, error.retryAfterSeconds, error.details);
   else if (error instanceof DatabaseUnavailable) {
     // An outage, not a bug: one warning per request, no stack. The message says where and what, never a value.
     log?.warn({ database: error.message }, 'database unavailable');
@@ -141,7 +144,7 @@ function answerError(error: unknown, log?: Log): { status: number; headers: Reco
   return {
     status: STATUS[known.code],
     headers,
-    body: JSON.stringify({ error: { code: known.code, message: known.message } }),
+    body: JSON.stringify({ error: { code: known.code, message: known.message, ...known.details } }),
   };
 }
 

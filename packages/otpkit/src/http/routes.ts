@@ -332,6 +332,23 @@ const TOTP_ROUTES: Route[] = [
   enroll('GET'),
   {
     method: 'POST',
+    path: '/enroll/cancel',
+    group: 'totp',
+    throttled: true,
+    enrollment: true,
+    schema: {
+      tags: totp,
+      summary: "Cancel this session's pending enrollment (its secret is discarded)",
+      security: bearer,
+      response: { 204: {}, ...errors },
+    },
+    async handle(c, service) {
+      await service.cancelEnrollment(await c.actor());
+      return { status: 204 };
+    },
+  },
+  {
+    method: 'POST',
     path: '/confirm',
     group: 'totp',
     throttled: true,

@@ -215,7 +215,23 @@ const AuditLogPage = Type.Object({
   ),
   nextCursor: Type.Union([Type.String(), Type.Null()]),
 });
-const ErrorBody = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) });
+const ErrorBody = Type.Object({
+  error: Type.Object({
+    code: Type.String(),
+    message: Type.String(),
+    attemptsLeft: Type.Optional(
+      Type.Integer({ description: 'CODE_WRONG, CODE_REUSED: wrong codes before the account locks (0: locked now)' }),
+    ),
+    challengeAttemptsLeft: Type.Optional(
+      Type.Integer({ description: 'at sign-in: codes this challenge still takes before the password is needed again' }),
+    ),
+    lockedUntil: Type.Optional(
+      Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+        description: 'the lock this attempt started ends then (null: until an operator unlocks)',
+      }),
+    ),
+  }),
+});
 
 export {
   AdminUserState,

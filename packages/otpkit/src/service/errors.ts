@@ -38,18 +38,31 @@ type ServiceErrorCode =
   /** The key ring cannot open or check what is stored (operator start-up checks). */
   | 'KEY_MISSING';
 
+/** What a wrong or reused second factor leaves, for a client to say (never a secret). */
+interface AttemptsLeft {
+  /** Wrong codes before the account locks; 0: it is locked now. */
+  attemptsLeft: number;
+  /** At sign-in: codes this sign-in still takes before the password is needed again. */
+  challengeAttemptsLeft?: number;
+  /** ISO time the lock this attempt started ends; null: until an operator unlocks. */
+  lockedUntil?: string | null;
+}
+
 class ServiceError extends Error {
   readonly code: ServiceErrorCode;
   /** For SECOND_FACTOR_LOCKED, LOGIN_THROTTLED, SERVER_BUSY: when to try again (absent when only an operator can unlock). */
   readonly retryAfterSeconds: number | undefined;
+  /** For CODE_WRONG and CODE_REUSED: what is left of the attempt budgets. */
+  readonly details: AttemptsLeft | undefined;
 
-  constructor(code: ServiceErrorCode, message: string, retryAfterSeconds?: number) {
+  constructor(code: ServiceErrorCode, message: string, retryAfterSeconds?: number, details?: AttemptsLeft) {
     super(message);
     this.name = 'ServiceError';
     this.code = code;
     this.retryAfterSeconds = retryAfterSeconds;
+    this.details = details;
   }
 }
 
-export type { ServiceErrorCode };
+export type { AttemptsLeft, ServiceErrorCode };
 export { ServiceError };

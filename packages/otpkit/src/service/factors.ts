@@ -158,11 +158,17 @@ async function status(c: Context, actor: Actor): Promise<TwoFactorStatus> {
 
 function factors(
   c: Context,
-): Pick<Service, 'enroll' | 'confirm' | 'status' | 'validate' | 'disable' | 'rotateBackupCodes'> {
+): Pick<Service, 'enroll' | 'confirm' | 'status' | 'cancelEnrollment' | 'validate' | 'disable' | 'rotateBackupCodes'> {
   return {
     enroll: (actor, context) => enroll(c, actor, context),
     confirm: (actor, code, context, name) => confirm(c, actor, code, context, name),
     status: (actor) => status(c, actor),
+    /** Cancels this session's pending enrollment: its secret is gone, and a next one starts anew. */
+    async cancelEnrollment(actor) {
+      const { factors } = await c.userWithFactors(actor);
+      const pending = factors.find((f) => f.status === 'pending' && f.sessionId === actor.sessionId);
+      if (pending) await c.store.discardPendingFactor(actor.userId, pending.id);
+    },
     /** A step-up check of a code for a signed-in user. */
     async validate(actor, input, context) {
       const method = await checkSecondFactor(c, await c.userWithFactors(actor, { readOnly: true }), input, context);

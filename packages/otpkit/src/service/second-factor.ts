@@ -157,11 +157,19 @@ async function settle(
   const used = reused || spend !== undefined;
   const failed = c.event('second_factor_failed', user.id, context, { method, reason: used ? 'reused' : 'wrong' });
   const locked = c.event('second_factor_locked', user.id, context);
-  if (!(await c.store.settleSecondFactor({ ...base, outcome: { passed: false, failed, locked } }))) return 'lost';
+  const counted = await c.store.settleSecondFactor({ ...base, outcome: { passed: false, failed, locked } });
+  if (typeof counted !== 'object') return 'lost';
   for (const e of await c.store.auditByIds([failed.id, locked.id])) c.emit(e);
+  const details = {
+    attemptsLeft: counted.attemptsLeft,
+    ...(counted.challengeAttemptsLeft === undefined ? {} : { challengeAttemptsLeft: counted.challengeAttemptsLeft }),
+    ...(counted.lockedUntil === undefined
+      ? {}
+      : { lockedUntil: counted.lockedUntil === null ? null : new Date(counted.lockedUntil).toISOString() }),
+  };
   throw used
-    ? new ServiceError('CODE_REUSED', 'this code was already used')
-    : new ServiceError('CODE_WRONG', 'the code is not valid');
+    ? new ServiceError('CODE_REUSED', 'this code was already used', undefined, details)
+    : new ServiceError('CODE_WRONG', 'the code is not valid', undefined, details);
 }
 
 export { checkSecondFactor };

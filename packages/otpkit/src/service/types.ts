@@ -247,6 +247,8 @@ interface Service {
     name?: string,
   ): Promise<{ backupCodes?: string[]; authenticator: AuthenticatorView }>;
   status(actor: Actor): Promise<TwoFactorStatus>;
+  /** Cancels this session's pending enrollment (its secret is discarded). */
+  cancelEnrollment(actor: Actor): Promise<void>;
   validate(
     actor: Actor,
     input: SecondFactorInput,

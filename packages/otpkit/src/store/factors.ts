@@ -20,7 +20,13 @@ const claimCounter = (userId: string, factorId: string, counter: number): Statem
 
 type FactorMethods = Pick<
   Store,
-  'factors' | 'putPendingFactor' | 'activateFactor' | 'renameFactor' | 'removeFactor' | 'deleteFactors'
+  | 'factors'
+  | 'putPendingFactor'
+  | 'discardPendingFactor'
+  | 'activateFactor'
+  | 'renameFactor'
+  | 'removeFactor'
+  | 'deleteFactors'
 >;
 
 function factors(db: Db): FactorMethods {
@@ -50,6 +56,9 @@ function factors(db: Db): FactorMethods {
         [f.userId],
       );
       return row && toFactor(row);
+    },
+    async discardPendingFactor(userId, factorId) {
+      await db.run("DELETE FROM totp_factors WHERE user_id = ? AND id = ? AND status = 'pending'", [userId, factorId]);
     },
     async activateFactor(a) {
       // The first one (with backup codes) only while there is none; another only below the limit.

@@ -11,7 +11,7 @@ import { claimCounter } from './factors.js';
 import { FACTORS_IN_ORDER, toUserWithFactors, USER_WITH_FACTOR, type UserWithFactorRow } from './rows.js';
 import { newSession } from './sessions.js';
 import type { Store } from './types.js';
-import type { AuditEvent, BudgetPolicy } from './values.js';
+import type { AuditEvent, BudgetPolicy, FailureCounted } from './values.js';
 
 type Settle = Parameters<Store['settleSecondFactor']>[0];
 
@@ -66,17 +66,26 @@ function passed(s: Settle & { outcome: { passed: true } }): Statement[] {
  * lock refuses leaves the challenge's attempt spent, as a sign-in against a
  * locked account should.
  */
-async function failed(db: Db, policy: BudgetPolicy, s: Settle & { outcome: { passed: false } }): Promise<boolean> {
+async function failed(
+  db: Db,
+  policy: BudgetPolicy,
+  s: Settle & { outcome: { passed: false } },
+): Promise<false | FailureCounted> {
   const claim = budgetClaim(policy, s.now);
   const c = s.challenge;
-  const rows = await db.chain(
+  const rows = await db.chain<{
+    failed_attempts: number;
+    locked_until: number;
+    locked_permanently: number;
+    challenge_attempts?: number;
+  }>(
     [
       ...(c
         ? [
             {
               name: 'c',
               sql: `UPDATE login_challenges SET attempts = attempts + 1
-                    WHERE token_hash = ? AND used_at IS NULL AND expires_at > ? AND attempts < ? RETURNING 1 AS counted`,
+                    WHERE token_hash = ? AND used_at IS NULL AND expires_at > ? AND attempts < ? RETURNING attempts`,
               params: [c.tokenHash, s.now, c.maxAttempts],
             },
           ]
@@ -84,15 +93,25 @@ async function failed(db: Db, policy: BudgetPolicy, s: Settle & { outcome: { pas
       {
         name: 'a',
         sql: `UPDATE users SET ${claim.set} WHERE id = ? AND ${claim.open}${c ? ' AND EXISTS (SELECT 1 FROM c)' : ''}
-              RETURNING failed_attempts, locked_until`,
+              RETURNING failed_attempts, locked_until, locked_permanently`,
         params: [...claim.setParams, s.userId, ...claim.openParams],
       },
       attemptEvent('e1', s.outcome.failed, 'attempt'),
       attemptEvent('e2', s.outcome.locked, 'attempts', `failed_attempts % ${policy.attemptsPerLock} = 0`),
     ],
-    { sql: 'SELECT failed_attempts FROM a' },
+    {
+      sql: `SELECT failed_attempts, locked_until, locked_permanently${c ? ', (SELECT attempts FROM c) AS challenge_attempts' : ''} FROM a`,
+    },
   );
-  return rows.length > 0;
+  const row = rows[0];
+  if (!row) return false;
+  const lockedUntil = Number(row.locked_until);
+  const locked = Number(row.locked_permanently) === 1 || lockedUntil > s.now;
+  return {
+    attemptsLeft: locked ? 0 : policy.attemptsPerLock - (Number(row.failed_attempts) % policy.attemptsPerLock),
+    lockedUntil: Number(row.locked_permanently) === 1 ? null : lockedUntil > s.now ? lockedUntil : undefined,
+    ...(c ? { challengeAttemptsLeft: c.maxAttempts - Number(row.challenge_attempts) } : {}),
+  };
 }
 
 type LoginMethods = Pick<Store, 'createChallenge' | 'loginChallenge' | 'settleSecondFactor'>;

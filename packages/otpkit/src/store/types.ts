@@ -7,6 +7,7 @@ import type {
   BackupCode,
   DeviceUse,
   Factor,
+  FailureCounted,
   KeyUsage,
   LiveSession,
   NewDevice,
@@ -77,6 +78,8 @@ interface Store {
    * on). `replacing`: the id of a pending one (another session's) to delete first.
    */
   putPendingFactor(f: NewFactor, replacing?: string): Promise<Factor | undefined>;
+  /** Deletes a pending authenticator (an enrollment cancelled); an active one of that id stays. */
+  discardPendingFactor(userId: string, factorId: string): Promise<void>;
   /**
    * Pending to active, named, with the confirming code's counter: with
    * `backupCodes`, the first authenticator (while the user has none) and a
@@ -134,9 +137,9 @@ interface Store {
    * events and opens the session. A failure claims an attempt from the open
    * budget (the claim that reaches the limit sets the lock) and stores
    * `failed`, and `locked` if this attempt locks, each with the attempt's
-   * number appended to its detail (`attempt`, `attempts`). So no code is
-   * answered that was not counted, and a burst is answered no more wrong
-   * codes than the budget allows.
+   * number appended to its detail (`attempt`, `attempts`), and answers what
+   * is left of the budgets. So no code is answered that was not counted, and
+   * a burst is answered no more wrong codes than the budget allows.
    */
   settleSecondFactor(s: {
     userId: string;
@@ -145,7 +148,7 @@ interface Store {
     outcome:
       | { passed: true; spend: Spend; session?: NewSession; audit: AuditEvent[] }
       | { passed: false; failed: AuditEvent; locked: AuditEvent };
-  }): Promise<boolean>;
+  }): Promise<boolean | FailureCounted>;
 
   // Sessions and refresh tokens (sessions.ts)
 

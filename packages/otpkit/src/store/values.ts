@@ -58,6 +58,16 @@ interface NewFactor {
 /** A password attempt claimed before the KDF runs, or the end of the window that refuses it. */
 type PasswordClaim = { ok: true } | { ok: false; retryAt: number };
 
+/** A failed second factor, counted: what is left of the budgets after it. */
+interface FailureCounted {
+  /** Wrong codes before the account locks; 0: this one locked it (or it already was). */
+  attemptsLeft: number;
+  /** When the lock this attempt left ends; null: until an operator unlocks; undefined: not locked. */
+  lockedUntil?: number | null;
+  /** At sign-in: the codes this challenge still takes. */
+  challengeAttemptsLeft?: number;
+}
+
 /** What a second factor that passed spends: a TOTP counter or a backup code. */
 type Spend = { factorId: string; counter: number } | { backupCodeId: string };
 
@@ -208,6 +218,7 @@ export type {
   BudgetPolicy,
   DeviceUse,
   Factor,
+  FailureCounted,
   KeyUsage,
   LiveSession,
   NewDevice,
