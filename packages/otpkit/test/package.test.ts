@@ -251,7 +251,7 @@ describe('otpkit and @otpkit/core, packed from a clean clone and installed offli
   it('builds dist/ itself (prepack), and holds the bin, the built JavaScript and types, migrations, the web UI, README and licence', () => {
     for (const file of files) {
       expect(file).toMatch(
-        /^(package\.json|README\.md|LICENSE|bin\/otpkit\.js|dist\/.+\.(js|d\.ts)|migrations\/[^/]+\.sql|web\/[^/]+\.(html|js|css))$/,
+        /^(package\.json|README\.md|LICENSE|bin\/otpkit\.js|dist\/.+\.(js|d\.ts)|migrations\/[^/]+\.sql|web\/[^/]+\.(html|js|css|svg))$/,
       );
     }
     expect(files).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'bin/otpkit.js', 'dist/main/cli.js']));

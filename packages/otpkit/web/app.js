@@ -2,19 +2,24 @@
 // The access token lives in this module's memory only (never in storage a
 // script could read back after a page injection); the refresh token is an
 // HttpOnly cookie the server sets because every call says
-// X-Otpkit-Session: cookie. A reload signs in again through that cookie.
+// X-Otpkit-Session: cookie. A reload signs in again through that cookie;
+// localStorage keeps only a hint that there may be one, so a page that never
+// signed in does not ask.
 
 const $ = (id) => document.getElementById(id);
+const SESSION_HINT = 'otpkit:session';
 
 let accessToken = null;
 let challenge = null;
 let me = null;
+let codesShown = false;
 
 class ApiError extends Error {
-  constructor(status, code, message, retryAfter) {
-    super(message);
+  constructor(status, body, retryAfter) {
+    super(body.error?.message ?? '');
     this.status = status;
-    this.code = code;
+    this.code = body.error?.code ?? 'INTERNAL';
+    this.details = body.error ?? {};
     this.retryAfter = retryAfter;
   }
 }
@@ -31,10 +36,7 @@ async function call(method, path, body) {
   });
   if (response.status === 204) return null;
   const data = await response.json().catch(() => ({}));
-  if (!response.ok) {
-    const retryAfter = Number(response.headers.get('retry-after')) || undefined;
-    throw new ApiError(response.status, data.error?.code ?? 'INTERNAL', data.error?.message ?? '', retryAfter);
-  }
+  if (!response.ok) throw new ApiError(response.status, data, Number(response.headers.get('retry-after')) || undefined);
   return data;
 }
 
@@ -69,75 +71,136 @@ async function renew() {
       accessToken = (await call('POST', '/api/auth/refresh', {})).accessToken;
       return true;
     } catch {
+      localStorage.removeItem(SESSION_HINT);
       return false;
     }
   });
 }
 
-// Words for people, by error code.
+// Words for people.
 
-function wait(seconds) {
+function inWords(seconds) {
   if (!seconds) return 'a while';
   if (seconds < 90) return `${seconds} seconds`;
   if (seconds < 90 * 60) return `${Math.round(seconds / 60)} minutes`;
   return `${Math.round(seconds / 3600)} hours`;
 }
 
-function words(error) {
+/** A time as the reader's clock shows it: "14:32", with the date when it is not today. */
+function clockTime(date) {
+  const time = date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  return date.toDateString() === new Date().toDateString() ? time : `${date.toLocaleDateString()} ${time}`;
+}
+const day = (iso) => new Date(iso).toLocaleDateString([], { year: 'numeric', month: 'short', day: 'numeric' });
+
+function lockedWords(until) {
+  return until
+    ? `Too many wrong codes. Try again at ${clockTime(until)}.`
+    : 'Too many wrong codes. Ask an administrator to unlock your account.';
+}
+
+/** What went wrong, in plain words for the field it concerns (`kind`: what the field holds). */
+function words(error, kind = 'code') {
   if (!(error instanceof ApiError)) return 'Could not reach the server. Check your connection and try again.';
   switch (error.code) {
     case 'CODE_WRONG':
-      return 'That code is not right. Enter the code your app shows now.';
+      return kind === 'backup'
+        ? 'That backup code is not right. Check it and try again.'
+        : 'That code is not right. Enter the code your app shows now.';
     case 'CODE_REUSED':
-      return 'That code was already used. Wait for your app to show a new one.';
+      return kind === 'backup'
+        ? 'That backup code was already used. Each works once: use another one.'
+        : 'That code was already used. Wait for your app to show a new one.';
     case 'CODE_MALFORMED':
-      return 'That does not look like a code. Check it and try again.';
+      return kind === 'backup'
+        ? 'A backup code has 18 letters and digits. Check it and try again.'
+        : 'Enter the 6-digit code from your app.';
     case 'SECOND_FACTOR_LOCKED':
-      return error.retryAfter
-        ? `Too many wrong codes. Try again in ${wait(error.retryAfter)}.`
-        : 'Too many wrong codes. Ask an administrator to unlock your account.';
+      return lockedWords(error.retryAfter ? new Date(Date.now() + error.retryAfter * 1000) : null);
     case 'RATE_LIMITED':
-      return `Too many requests. Try again in ${wait(error.retryAfter)}.`;
+      return `Too many requests. Try again in ${inWords(error.retryAfter)}.`;
     case 'CREDENTIALS_INVALID':
       return 'Wrong username or password.';
     case 'LOGIN_THROTTLED':
-      return `Too many wrong passwords for this account. Try again in ${wait(error.retryAfter)}.`;
+      return `Too many wrong passwords for this account. Try again in ${inWords(error.retryAfter)}.`;
+    case 'ACCOUNT_DEACTIVATED':
+      return 'This account is deactivated. Ask an administrator.';
     case 'SERVER_BUSY':
     case 'DATABASE_UNAVAILABLE':
       return 'The server is busy right now. Try again in a moment.';
     case 'SECOND_FACTOR_REQUIRED':
-      return 'Sign in again with your code to change two-factor settings.';
+      return 'Sign out and sign in again with a code to change two-factor settings.';
     case 'ENROLLMENT_NOT_STARTED':
       return 'Setup was started again in another window or device. Start setup again here.';
+    case 'AUTHENTICATOR_LIMIT':
+      return 'You have as many authenticators as allowed. Remove one to add another.';
+    case 'AUTHENTICATORS_CHANGED':
+    case 'AUTHENTICATOR_NOT_FOUND':
+    case 'DEVICE_NOT_FOUND':
+      return 'That changed in another window. The list is up to date now.';
     case 'USERNAME_TAKEN':
       return 'That username is taken. Pick another.';
     case 'CHALLENGE_INVALID':
-      return 'This sign-in has expired or had too many tries. Sign in again.';
+      return 'This sign-in has expired. Enter your password again.';
     case 'INPUT_INVALID':
-      return `${error.message.charAt(0).toUpperCase()}${error.message.slice(1)}.`;
+      return (
+        {
+          username: 'Use 1 to 64 characters, without spaces or colons.',
+          password: 'Use 8 to 256 characters.',
+          name: 'Use 1 to 64 characters.',
+        }[kind] ?? 'Check what you entered and try again.'
+      );
     default:
       return 'Something went wrong. Try again.';
   }
+}
+
+// Checking fields before they are sent: each says what is wrong under itself.
+
+const digitsOnly = (value) => value.replace(/[\s-]/g, '');
+
+function check(input, kind) {
+  const value = input.value;
+  if (kind === 'username') {
+    if (value.trim() === '') return 'Enter your username.';
+    if (/[\s:]/.test(value.trim())) return words(new ApiError(400, { error: { code: 'INPUT_INVALID' } }), 'username');
+  }
+  if (kind === 'password' && value === '') return 'Enter your password.';
+  if (kind === 'new-password' && value.length < 8) return 'Use at least 8 characters.';
+  if (kind === 'code' && !/^\d{6,10}$/.test(digitsOnly(value))) return 'Enter the 6-digit code from your app.';
+  if (kind === 'backup' && digitsOnly(value).length < 18) return 'A backup code has 18 letters and digits.';
+  if (kind === 'code-or-backup' && value.trim() === '') return 'Enter a code from your app or a backup code.';
+  if (kind === 'name' && value.trim() === '') return 'Enter a name, like “Phone”.';
+  return '';
 }
 
 // Showing things.
 
 const VIEWS = ['signin', 'second-step', 'signup', 'account'];
 
-function show(view) {
+/** Shows a view; `focus`: its heading (a new page for a screen reader) or its first field. */
+function show(view, focus = 'field') {
   $('loading').hidden = true;
   for (const name of VIEWS) $(`view-${name}`).hidden = name !== view;
-  const first = $(`view-${view}`).querySelector('input:not([hidden]), button');
-  if (first && view !== 'account') first.focus();
+  if (focus === 'none') return;
+  const section = $(`view-${view}`);
+  const target =
+    focus === 'heading' ? section.querySelector('h1') : section.querySelector('input:not([type=checkbox])');
+  if (target && target.offsetParent !== null) target.focus();
+}
+
+/** A neutral status line above the views ("You are signed out."), or none. */
+function status(message) {
+  $('status').textContent = message ?? '';
 }
 
 function fieldError(input, message) {
-  const error = $(`${input.id}-error`) ?? input.form.querySelector('.error');
+  const error = $(`${input.id}-error`);
   error.textContent = message ?? '';
   if (message) {
     input.setAttribute('aria-invalid', 'true');
     input.focus();
-    input.select();
+    input.select?.();
   } else {
     input.removeAttribute('aria-invalid');
   }
@@ -148,85 +211,189 @@ function clearErrors(form) {
   for (const input of form.querySelectorAll('input')) input.removeAttribute('aria-invalid');
 }
 
-/** Handles a form's submit: no double submits, errors next to the field that caused them. */
-function onSubmit(form, handler) {
+/**
+ * A form's submit: fields checked first (each error under its own field), no
+ * double submits, and a server error under the field it concerns.
+ * `fields`: [input, kind] to check; the handler throws errors with .field and .kind.
+ */
+function onSubmit(form, fields, handler) {
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     const button = form.querySelector('button[type=submit]');
     if (button.disabled) return;
     clearErrors(form);
+    for (const [input, kind] of fields()) {
+      const problem = check(input, kind);
+      if (problem) return fieldError(input, problem);
+    }
     button.disabled = true;
     try {
       await handler(form.elements);
     } catch (error) {
-      const field = error.field ?? form.querySelector('input:last-of-type');
-      fieldError(field, words(error));
+      if (error.handled) return;
+      const [input, kind] = error.field ?? fields().at(-1);
+      fieldError(input, `${words(error, kind)}${error.suffix ?? ''}`);
     } finally {
-      button.disabled = false;
+      if (!form.dataset.locked) button.disabled = false;
     }
   });
 }
 
-const withField = (field, fn) =>
+/** Runs `fn`; an error it throws belongs to `input` (a field of `kind`). */
+const about = (input, kind, fn) =>
   fn().catch((error) => {
-    error.field = field;
+    error.field = [input, kind];
     throw error;
   });
 
-const digitsOnly = (value) => value.replace(/[\s-]/g, '');
-
 // Signing in and out.
 
-async function signedIn(message) {
+async function signedIn(focus = true) {
   challenge = null;
-  me = await authed('GET', '/api/auth/me');
-  $('whoami').textContent = `Signed in as ${me.username}`;
-  $('whoami').hidden = false;
-  if (location.hash) history.replaceState(null, '', location.pathname);
-  show('account');
-  await account(message);
+  localStorage.setItem(SESSION_HINT, '1');
+  try {
+    me = await authed('GET', '/api/auth/me');
+  } catch (error) {
+    if (error.code !== 'ENROLLMENT_REQUIRED') throw error;
+    return enrollmentRequired();
+  }
+  showUser(me.username);
+  await account();
+  if (focus) $('account-title').focus();
 }
 
-function signedOut(message) {
+function showUser(username) {
+  $('whoami').textContent = `Signed in as ${username}`;
+  $('user-menu').hidden = false;
+  status('');
+  if (location.hash) history.replaceState(null, '', location.pathname);
+  show('account', 'none');
+}
+
+/** Forgets everything about the user who was signed in: nothing of theirs stays on the page. */
+function forgetUser() {
   accessToken = null;
   challenge = null;
   me = null;
-  $('whoami').hidden = true;
-  $('signin-error').textContent = message ?? '';
-  for (const form of document.forms) form.reset();
+  codesShown = false;
+  $('user-menu').hidden = true;
+  $('whoami').textContent = '';
+  for (const id of ['tfa-off', 'tfa-enroll', 'tfa-codes', 'tfa-on', 'enroll-required']) $(id).hidden = true;
+  for (const id of ['codes-list', 'authenticators', 'devices']) $(id).replaceChildren();
+  for (const id of ['account-notice', 'tfa-summary', 'enroll-secret']) $(id).textContent = '';
+  $('enroll-qr').removeAttribute('src');
+  $('trust-device').checked = false; // the next person at this browser decides for themselves
+  for (const details of document.querySelectorAll('details')) details.open = false;
+  for (const form of document.forms) {
+    form.reset();
+    clearErrors(form);
+    delete form.dataset.locked;
+    for (const control of form.elements) control.disabled = false;
+  }
+}
+
+function signedOut(message) {
+  forgetUser();
+  localStorage.removeItem(SESSION_HINT);
+  status(message);
   location.hash = '#signin';
   show('signin');
 }
 
-onSubmit($('signin-form'), async ({ username, password }) => {
-  const result = await withField(password, () =>
-    call('POST', '/api/auth/login', { username: username.value, password: password.value }),
-  );
-  password.value = '';
-  if (result.status === 'authenticated') {
-    accessToken = result.tokens.accessToken;
-    return signedIn();
-  }
-  challenge = result.challenge;
-  $('totp-form').hidden = false;
-  $('backup-form').hidden = true;
-  show('second-step');
-});
+/** Back to the password step, the username kept, saying why. */
+function passwordAgain(message) {
+  const username = $('signin-username').value;
+  forgetUser();
+  $('signin-username').value = username;
+  status(message);
+  show('signin');
+  $('signin-password').focus();
+}
 
-async function verify(input, body) {
+onSubmit(
+  $('signin-form'),
+  () => [
+    [$('signin-username'), 'username'],
+    [$('signin-password'), 'password'],
+  ],
+  async ({ username, password }) => {
+    status('');
+    const result = await about(password, 'password', () =>
+      call('POST', '/api/auth/login', { username: username.value.trim(), password: password.value }),
+    );
+    password.value = '';
+    if (result.status === 'authenticated') {
+      accessToken = result.tokens.accessToken;
+      return signedIn();
+    }
+    if (result.status === 'enrollment_required') {
+      accessToken = result.tokens.accessToken;
+      localStorage.setItem(SESSION_HINT, '1');
+      return enrollmentRequired();
+    }
+    challenge = result.challenge;
+    $('trust-row').hidden = !result.trustDeviceDays;
+    $('trust-device').nextElementSibling.textContent = `Trust this browser for ${result.trustDeviceDays} days`;
+    switchFactor(false);
+    show('second-step', 'heading');
+    $('totp-code').focus();
+  },
+);
+
+/** The lock holds until `until` (null: until an operator unlocks): the code step says so and takes nothing. */
+function lockSecondStep(until) {
+  for (const form of [$('totp-form'), $('backup-form')]) {
+    form.dataset.locked = '1';
+    for (const control of form.elements) control.disabled = true;
+  }
+  const [input] = [$('totp-code'), $('backup-code')].filter((i) => i.offsetParent !== null);
+  $(`${input.id}-error`).textContent = lockedWords(until);
+}
+
+async function verify(input, kind, body) {
+  const trustDevice = $('trust-device').checked && !$('trust-row').hidden;
+  let tokens;
   try {
-    accessToken = (await call('POST', '/api/auth/login/verify', { challenge, ...body })).accessToken;
+    tokens = await call('POST', '/api/auth/login/verify', {
+      challenge,
+      ...body,
+      ...(trustDevice ? { trustDevice } : {}),
+    });
   } catch (error) {
-    if (error.code === 'CHALLENGE_INVALID') return signedOut(words(error));
-    error.field = input;
+    const { attemptsLeft, challengeAttemptsLeft, lockedUntil } = error.details ?? {};
+    error.field = [input, kind];
+    if (error.code === 'CHALLENGE_INVALID') {
+      passwordAgain(words(error));
+      error.handled = true;
+    } else if (error.code === 'SECOND_FACTOR_LOCKED' || attemptsLeft === 0) {
+      const until = lockedUntil ?? (error.retryAfter ? Date.now() + error.retryAfter * 1000 : null);
+      lockSecondStep(until ? new Date(until) : null);
+      error.handled = true;
+    } else if (challengeAttemptsLeft === 0) {
+      // The server takes 5 codes per sign-in: say why the password is asked for again.
+      passwordAgain(`${words(error, kind)} After 5 wrong codes, sign-in asks for your password again, to be safe.`);
+      error.handled = true;
+    } else if (attemptsLeft !== undefined) {
+      const left = Math.min(attemptsLeft, challengeAttemptsLeft ?? attemptsLeft);
+      if (left <= 3) error.suffix = ` ${left} ${left === 1 ? 'try' : 'tries'} left.`;
+    }
     throw error;
   }
   input.value = '';
+  accessToken = tokens.accessToken;
   return signedIn();
 }
 
-onSubmit($('totp-form'), ({ code }) => verify(code, { code: digitsOnly(code.value) }));
-onSubmit($('backup-form'), ({ backupCode }) => verify(backupCode, { backupCode: backupCode.value.trim() }));
+onSubmit(
+  $('totp-form'),
+  () => [[$('totp-code'), 'code']],
+  ({ code }) => verify(code, 'code', { code: digitsOnly(code.value) }),
+);
+onSubmit(
+  $('backup-form'),
+  () => [[$('backup-code'), 'backup']],
+  ({ backupCode }) => verify(backupCode, 'backup', { backupCode: backupCode.value.trim() }),
+);
 
 function switchFactor(toBackup) {
   $('totp-form').hidden = toBackup;
@@ -235,21 +402,29 @@ function switchFactor(toBackup) {
 }
 $('use-backup').addEventListener('click', () => switchFactor(true));
 $('use-totp').addEventListener('click', () => switchFactor(false));
+$('back-to-signin').addEventListener('click', () => passwordAgain(''));
 
-onSubmit($('signup-form'), async ({ username, password }) => {
-  const credentials = { username: username.value, password: password.value };
-  try {
-    await call('POST', '/api/auth/register', credentials);
-  } catch (error) {
-    error.field = error.message.startsWith('password') ? password : username;
-    throw error;
-  }
-  password.value = '';
-  accessToken = (await call('POST', '/api/auth/login', credentials)).tokens.accessToken;
-  await signedIn('Your account is ready. Turn on two-factor authentication below.');
-});
+onSubmit(
+  $('signup-form'),
+  () => [
+    [$('signup-username'), 'username'],
+    [$('signup-password'), 'new-password'],
+  ],
+  async ({ username, password }) => {
+    status('');
+    const credentials = { username: username.value.trim(), password: password.value };
+    await about(username, 'username', () => call('POST', '/api/auth/register', credentials));
+    password.value = '';
+    const login = await call('POST', '/api/auth/login', credentials);
+    accessToken = login.tokens.accessToken;
+    if (login.status === 'enrollment_required') return enrollmentRequired();
+    await signedIn();
+    $('account-notice').textContent = 'Your account is ready. Turn on two-factor authentication below.';
+  },
+);
 
 $('signout').addEventListener('click', async () => {
+  if (codesShown && !confirm('Your backup codes are on screen. Leave without saving them?')) return;
   await authed('POST', '/api/auth/logout').catch(() => undefined);
   signedOut('You are signed out.');
 });
@@ -257,31 +432,64 @@ $('signout').addEventListener('click', async () => {
 // The account page.
 
 async function account(message) {
-  const status = await authed('GET', '/api/totp/status');
+  const state = await authed('GET', '/api/totp/status');
   $('account-notice').textContent = message ?? '';
   for (const id of ['tfa-off', 'tfa-enroll', 'tfa-codes', 'tfa-on']) $(id).hidden = true;
-  if (status.enabled) {
-    const since = new Date(status.confirmedAt).toLocaleDateString();
-    const left = status.backupCodesRemaining;
-    $('tfa-summary').textContent = `On since ${since}. You have ${left} backup ${left === 1 ? 'code' : 'codes'} left.`;
+  if (state.enabled) {
+    const left = state.backupCodesRemaining;
+    $('tfa-summary').textContent =
+      `On since ${day(state.confirmedAt)}. You have ${left} backup ${left === 1 ? 'code' : 'codes'} left.`;
+    renderAuthenticators(state.authenticators);
+    await renderDevices();
     $('tfa-on').hidden = false;
-  } else if (status.pending) {
+  } else if (state.pending) {
     await enroll();
   } else {
     $('tfa-off').hidden = false;
   }
 }
 
+/** requireTwoFactor: a session that may only set 2FA up. */
+async function enrollmentRequired() {
+  const enrollment = await enroll();
+  const username = decodeURIComponent(new URL(enrollment.uri).pathname.split(':').at(-1));
+  showUser(username);
+  $('enroll-required').hidden = false;
+  $('enroll-cancel').hidden = true;
+  $('enroll-title').focus();
+}
+
+/** Draws the QR code at a whole number of pixels per module: crisp, and the size a phone reads best. */
+function drawQr(img, dataUrl) {
+  img.onload = () => {
+    const modules = img.naturalWidth / 6; // the server draws 6 pixels per module
+    const room = Math.min(img.parentElement.clientWidth || 280, 300);
+    const scale = Math.max(1, Math.min(6, Math.floor(room / modules)));
+    img.width = modules * scale;
+    img.height = modules * scale;
+  };
+  img.src = dataUrl;
+}
+
 async function enroll() {
   const enrollment = await authed('POST', '/api/totp/enroll');
   $('account-notice').textContent = '';
-  $('enroll-qr').src = enrollment.qrPng;
-  $('enroll-secret').textContent = enrollment.secretGrouped;
+  drawQr($('enroll-qr'), enrollment.qrPng);
+  // The key in groups of four, each group unbreakable: it wraps only between groups.
+  $('enroll-secret').replaceChildren(
+    ...enrollment.secretGrouped.split(' ').flatMap((group, i) => {
+      const span = document.createElement('span');
+      span.textContent = group;
+      return i === 0 ? [span] : [' ', span];
+    }),
+  );
   $('enroll-secret').dataset.secret = enrollment.secret;
-  $('confirm-code').setAttribute('maxlength', String(enrollment.digits + 2));
-  $('tfa-off').hidden = true;
+  $('confirm-name').value = enrollment.name;
+  $('enroll-cancel').hidden = false;
+  for (const id of ['tfa-off', 'tfa-on']) $(id).hidden = true;
   $('tfa-enroll').hidden = false;
-  $('confirm-code').focus();
+  $('enroll-title').setAttribute('tabindex', '-1');
+  return enrollment;
 }
 
 /** A failed button action (no field to put it by): said at the top of the account page. */
@@ -289,7 +497,13 @@ const problem = (error) => {
   $('account-notice').textContent = words(error);
 };
 
-$('enroll-start').addEventListener('click', () => enroll().catch(problem));
+$('enroll-start').addEventListener('click', () => enroll().then(() => $('enroll-title').focus(), problem));
+$('authenticator-add').addEventListener('click', () => enroll().then(() => $('enroll-title').focus(), problem));
+$('enroll-cancel').addEventListener('click', async () => {
+  await authed('POST', '/api/totp/enroll/cancel').catch(problem);
+  await account('Setup cancelled.').catch(problem);
+  $('account-title').focus();
+});
 
 async function copy(text, button) {
   const label = button.textContent;
@@ -309,8 +523,7 @@ $('enroll-copy').addEventListener('click', (event) => copy($('enroll-secret').da
 function showCodes(codes) {
   $('account-notice').textContent = '';
   for (const id of ['tfa-off', 'tfa-enroll', 'tfa-on']) $(id).hidden = true;
-  const list = $('codes-list');
-  list.replaceChildren(
+  $('codes-list').replaceChildren(
     ...codes.map((code) => {
       const item = document.createElement('li');
       item.textContent = code;
@@ -318,11 +531,19 @@ function showCodes(codes) {
     }),
   );
   $('tfa-codes').hidden = false;
-  $('codes-done').focus();
+  codesShown = true;
+  $('codes-title').focus();
 }
 
+// Backup codes can be lost silently: leaving the page while they are shown asks first.
+window.addEventListener('beforeunload', (event) => {
+  if (codesShown) event.preventDefault();
+});
+
 const codesText = () =>
-  `otpkit backup codes for ${me.username}\nEach code works once.\n\n${[...$('codes-list').children]
+  `otpkit backup codes for ${me?.username ?? $('whoami').textContent.replace('Signed in as ', '')}\nEach code works once.\n\n${[
+    ...$('codes-list').children,
+  ]
     .map((item) => item.textContent)
     .join('\n')}\n`;
 
@@ -330,48 +551,206 @@ $('codes-copy').addEventListener('click', (event) => copy(codesText(), event.tar
 $('codes-download').addEventListener('click', () => {
   const link = document.createElement('a');
   link.href = URL.createObjectURL(new Blob([codesText()], { type: 'text/plain' }));
-  link.download = `otpkit-backup-codes-${me.username}.txt`;
+  link.download = `otpkit-backup-codes-${$('whoami').textContent.replace('Signed in as ', '')}.txt`;
   link.click();
   setTimeout(() => URL.revokeObjectURL(link.href), 1000);
 });
-$('codes-done').addEventListener('click', () => {
+$('codes-done').addEventListener('click', async () => {
+  codesShown = false;
   $('codes-list').replaceChildren();
-  account('Two-factor authentication is on.').catch(problem);
+  if (!me) return signedIn(); // the enrollment-only session is whole now
+  await account('Two-factor authentication is on.').catch(problem);
+  $('account-title').focus();
 });
 
-onSubmit($('confirm-form'), async ({ code }) => {
-  const { backupCodes } = await withField(code, () =>
-    authed('POST', '/api/totp/confirm', { code: digitsOnly(code.value) }),
+onSubmit(
+  $('confirm-form'),
+  () => [
+    [$('confirm-name'), 'name'],
+    [$('confirm-code'), 'code'],
+  ],
+  async ({ code }) => {
+    const name = $('confirm-name').value.trim();
+    const confirmed = await about(code, 'code', () =>
+      authed('POST', '/api/totp/confirm', { code: digitsOnly(code.value), name }),
+    );
+    code.value = '';
+    $('enroll-required').hidden = true;
+    if (confirmed.backupCodes) return showCodes(confirmed.backupCodes);
+    await account(`${confirmed.authenticator.name} added.`);
+    $('account-title').focus();
+  },
+);
+
+onSubmit(
+  $('rotate-form'),
+  () => [[$('rotate-code'), 'code']],
+  async ({ code }) => {
+    const { backupCodes } = await about(code, 'code', () =>
+      authed('POST', '/api/totp/backup-codes', { code: digitsOnly(code.value) }),
+    );
+    code.value = '';
+    code.closest('details').open = false;
+    showCodes(backupCodes);
+  },
+);
+
+/** A typed code as the API wants it: digits are a TOTP code, anything else a backup code. */
+const codeOrBackup = (value) =>
+  /^[\d\s]+$/.test(value.trim()) ? { code: digitsOnly(value) } : { backupCode: value.trim() };
+
+onSubmit(
+  $('disable-form'),
+  () => [[$('disable-code'), 'code-or-backup']],
+  async ({ code }) => {
+    await about(code, 'code', () => authed('POST', '/api/totp/disable', codeOrBackup(code.value)));
+    code.value = '';
+    code.closest('details').open = false;
+    await account('Two-factor authentication is off.');
+  },
+);
+
+// Authenticators and trusted browsers: lists with their actions, each asked in a dialog.
+
+function item(title, detail, buttons) {
+  const li = document.createElement('li');
+  const text = document.createElement('div');
+  const strong = document.createElement('strong');
+  strong.textContent = title;
+  const small = document.createElement('span');
+  small.className = 'hint';
+  small.textContent = detail;
+  text.append(strong, small);
+  const actions = document.createElement('div');
+  actions.className = 'item-actions';
+  for (const [label, onClick] of buttons) {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'small secondary';
+    button.textContent = label;
+    button.setAttribute('aria-label', `${label} ${title}`);
+    button.addEventListener('click', onClick);
+    actions.append(button);
+  }
+  li.append(text, actions);
+  return li;
+}
+
+function renderAuthenticators(list) {
+  $('authenticators').replaceChildren(
+    ...list.map((a) =>
+      item(a.name, `Added ${day(a.createdAt)}${a.lastUsedAt ? ` · last used ${day(a.lastUsedAt)}` : ''}`, [
+        ['Rename', () => renameAuthenticator(a)],
+        ['Remove', () => removeAuthenticator(a, list.length)],
+      ]),
+    ),
   );
-  code.value = '';
-  showCodes(backupCodes);
-});
+}
 
-onSubmit($('rotate-form'), async ({ code }) => {
-  const { backupCodes } = await withField(code, () =>
-    authed('POST', '/api/totp/backup-codes', { code: digitsOnly(code.value) }),
+async function renderDevices() {
+  const { devices } = await authed('GET', '/api/auth/devices');
+  $('devices-empty').hidden = devices.length > 0;
+  $('devices-revoke-all').hidden = devices.length === 0;
+  $('devices').replaceChildren(
+    ...devices.map((d) =>
+      item(
+        `${d.name}${d.current ? ' (this browser)' : ''}`,
+        `Trusted ${day(d.createdAt)} · last used ${day(d.lastUsedAt)} · until ${day(d.expiresAt)}`,
+        [
+          [
+            'Revoke',
+            () =>
+              authed('POST', '/api/auth/devices/revoke', { id: d.id }).then(
+                () => account(`${d.name} is no longer trusted.`),
+                problem,
+              ),
+          ],
+        ],
+      ),
+    ),
   );
-  code.value = '';
-  code.closest('details').open = false;
-  showCodes(backupCodes);
-});
+}
 
-onSubmit($('disable-form'), async ({ code }) => {
-  const value = code.value.trim();
-  const body = /^[\d\s]+$/.test(value) ? { code: digitsOnly(value) } : { backupCode: value };
-  await withField(code, () => authed('POST', '/api/totp/disable', body));
-  code.value = '';
-  code.closest('details').open = false;
-  await account('Two-factor authentication is off.');
-});
+$('devices-revoke-all').addEventListener('click', () =>
+  authed('POST', '/api/auth/devices/revoke-all').then(() => account('No browser is trusted now.'), problem),
+);
 
-// Start: a session cookie from before signs in again.
+let dialogAction = null;
+
+/** Asks in the dialog: `action(value)` runs on submit; its error goes under the field. */
+function ask({ title, text, label, submit, value = '', kind, danger = false, action }) {
+  $('dialog-title').textContent = title;
+  $('dialog-text').textContent = text;
+  $('dialog-label').textContent = label;
+  $('dialog-submit').textContent = submit;
+  $('dialog-submit').className = danger ? 'danger' : '';
+  $('dialog-input').value = value;
+  $('dialog-input').dataset.kind = kind;
+  clearErrors($('dialog-form'));
+  dialogAction = action;
+  $('dialog').showModal();
+  $('dialog-input').focus();
+}
+
+onSubmit(
+  $('dialog-form'),
+  () => [[$('dialog-input'), $('dialog-input').dataset.kind]],
+  async () => {
+    const input = $('dialog-input');
+    const kind = input.dataset.kind === 'name' ? 'name' : 'code';
+    const message = await about(input, kind, () => dialogAction(input.value));
+    $('dialog').close();
+    await account(message);
+    $('account-title').focus();
+  },
+);
+$('dialog-cancel').addEventListener('click', () => $('dialog').close());
+
+function renameAuthenticator(a) {
+  ask({
+    title: 'Rename authenticator',
+    text: 'A name helps you tell your authenticators apart.',
+    label: 'Name',
+    submit: 'Save',
+    value: a.name,
+    kind: 'name',
+    action: async (name) => {
+      await authed('POST', '/api/totp/authenticators/rename', { id: a.id, name: name.trim() });
+      return `Renamed to ${name.trim()}.`;
+    },
+  });
+}
+
+function removeAuthenticator(a, count) {
+  const last = count === 1;
+  ask({
+    title: `Remove ${a.name}?`,
+    text: last
+      ? 'It is your only authenticator: removing it turns two-factor authentication off.'
+      : `Its codes stop working. To prove it is you, enter a code from another authenticator or a backup code.`,
+    label: last
+      ? 'Code from this authenticator, or a backup code'
+      : 'Code from another authenticator, or a backup code',
+    submit: 'Remove',
+    kind: 'code-or-backup',
+    danger: true,
+    action: async (value) => {
+      const { twoFactorEnabled } = await authed('POST', '/api/totp/authenticators/remove', {
+        id: a.id,
+        ...codeOrBackup(value),
+      });
+      return twoFactorEnabled ? `${a.name} removed.` : 'Two-factor authentication is off.';
+    },
+  });
+}
+
+// Start: a session cookie from before signs in again; a page that never signed in does not ask.
 
 function route() {
-  if (me) return;
-  show(location.hash === '#signup' ? 'signup' : 'signin');
+  if (me || accessToken) return;
+  show(location.hash === '#signup' ? 'signup' : 'signin', 'heading');
 }
 window.addEventListener('hashchange', route);
 
-if (await renew()) await signedIn();
+if (localStorage.getItem(SESSION_HINT) && (await renew())) await signedIn(false);
 else route();

@@ -98,6 +98,9 @@ const LoginResponse = Type.Union([
     challenge: Type.String({ description: 'send to /api/auth/login/verify within 5 minutes' }),
     expiresAt: Type.String({ format: 'date-time' }),
     methods: Type.Array(Type.Union([Type.Literal('totp'), Type.Literal('backup_code')])),
+    trustDeviceDays: Type.Integer({
+      description: 'days /login/verify with trustDevice trusts this browser; 0: not offered',
+    }),
   }),
 ]);
 const Me = Type.Object({

@@ -12,6 +12,7 @@ const FILES = [
   { path: '/', file: 'index.html', type: 'text/html; charset=utf-8' },
   { path: '/app.js', file: 'app.js', type: 'text/javascript; charset=utf-8' },
   { path: '/style.css', file: 'style.css', type: 'text/css; charset=utf-8' },
+  { path: '/favicon.svg', file: 'favicon.svg', type: 'image/svg+xml' },
 ];
 
 const HEADERS = {

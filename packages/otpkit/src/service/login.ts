@@ -90,6 +90,7 @@ function login(c: Context): Pick<Service, 'login' | 'loginVerify'> {
         challenge: token,
         expiresAt: new Date(now + config.challengeTtlMs).toISOString(),
         methods: ['totp', 'backup_code'],
+        trustDeviceDays: config.trustedDeviceDays,
       };
     },
 

@@ -83,7 +83,14 @@ type LoginResult =
   | { status: 'authenticated'; tokens: Tokens; device?: DeviceCookie }
   /** requireTwoFactor, and the user has no 2FA yet: tokens of a session that may only enroll and confirm. */
   | { status: 'enrollment_required'; tokens: Tokens }
-  | { status: 'second_factor_required'; challenge: string; expiresAt: string; methods: ('totp' | 'backup_code')[] };
+  | {
+      status: 'second_factor_required';
+      challenge: string;
+      expiresAt: string;
+      methods: ('totp' | 'backup_code')[];
+      /** How long verify's trustDevice trusts this browser; 0: not offered. */
+      trustDeviceDays: number;
+    };
 
 interface RequestContext {
   ip: string | null;
