@@ -23,3 +23,10 @@ DROP TABLE totp_factors;
 ALTER TABLE totp_factors_v4 RENAME TO totp_factors;
 CREATE INDEX totp_factors_user ON totp_factors (user_id);
 CREATE UNIQUE INDEX totp_factors_one_pending ON totp_factors (user_id) WHERE status = 'pending';
+
+-- Active authenticators per user, kept by the statements that add and remove
+-- them: a removal is conditional on this row (more than one left), so two
+-- removals at once cannot take the last two (on PostgreSQL the second
+-- re-reads the row the first changed; a count of the other rows would not be).
+ALTER TABLE users ADD COLUMN active_factors INTEGER NOT NULL DEFAULT 0;
+UPDATE users SET active_factors = (SELECT COUNT(*) FROM totp_factors f WHERE f.user_id = users.id AND f.status = 'active');

@@ -43,6 +43,12 @@ describe.each(DATABASES)('required 2FA over %s', (_name, open) => {
     const confirmed = await post('/api/totp/confirm', { code: codeAt(secret) }, token);
     expect(confirmed.body.backupCodes).toHaveLength(10);
     expect((await get('/api/auth/me', token)).body).toMatchObject({ username: 'must-enroll', twoFactorEnabled: true });
+    // Required: the user cannot turn it off, nor remove the last authenticator (an operator's reset can).
+    const [only] = (await get('/api/totp/authenticators', token)).body.authenticators;
+    const backupCode = confirmed.body.backupCodes[0];
+    expect((await post('/api/totp/disable', { backupCode }, token)).body.error.code).toBe('TWO_FACTOR_REQUIRED');
+    const remove = await post('/api/totp/authenticators/remove', { id: only.id, backupCode }, token);
+    expect([remove.status, remove.body.error.code]).toEqual([409, 'TWO_FACTOR_REQUIRED']);
     s.clock.advance(30_000);
     expect((await post('/api/auth/login', { username: 'must-enroll', password: PASSWORD })).body.status).toBe(
       'second_factor_required',
@@ -116,6 +122,10 @@ describe.each(DATABASES)('password change and deactivation over %s', (_name, ope
     for (let i = 0; i < 10; i++) await change(u.token, { currentPassword: `wrong guess ${i}` });
     const throttled = await change(u.token, {});
     expect([throttled.status, throttled.body.error.code]).toEqual([429, 'LOGIN_THROTTLED']);
+    // Guesses from a session are in the log as at sign-in.
+    const events = await s.store.audit({ userId: (await s.store.userByName(u.username))!.id });
+    expect(events.filter((e) => e.type === 'login_failed' && e.detail?.during === 'password_change')).toHaveLength(10);
+    expect(events.filter((e) => e.type === 'login_throttled')).toHaveLength(1);
   });
 
   it('a deactivated user cannot sign in (told so only after the right password); their sessions end', async () => {

@@ -105,16 +105,39 @@ describe.each(DATABASES)('admin API over %s', (_name, open) => {
     // One clock instant here, so events of the same millisecond are in id order: compare them sorted.
     const actions = (await adminGet(`/api/admin/audit?username=${u.username}&type=admin_action&limit=200`)).body.events;
     expect(actions.map((e: { detail: { action: string } }) => e.detail.action).sort()).toEqual([
-      'users.deactivate',
-      'users.reactivate',
-      'users.reset-2fa',
-      'users.revoke-devices',
-      'users.revoke-sessions',
-      'users.state',
-      'users.state',
-      'users.unlock',
+      'GET /api/admin/users/state',
+      'GET /api/admin/users/state',
+      'POST /api/admin/users/deactivate',
+      'POST /api/admin/users/reactivate',
+      'POST /api/admin/users/reset-2fa',
+      'POST /api/admin/users/revoke-devices',
+      'POST /api/admin/users/revoke-sessions',
+      'POST /api/admin/users/unlock',
     ]);
-    expect(actions[0]).toMatchObject({ username: u.username, ip: expect.any(String) });
+    expect(actions[0]).toMatchObject({ username: u.username, ip: expect.any(String), detail: { outcome: 'ok' } });
+  });
+
+  it('records failed admin requests too: a wrong token, an unknown user; refuses NUL characters with 400', async () => {
+    const ghost = `GHOST-${randomBytes(3).toString('hex')}`;
+    expect((await post('/api/admin/users/deactivate', { username: ghost }, 'not-the-token')).status).toBe(401);
+    expect((await adminPost('/api/admin/users/deactivate', { username: ghost })).status).toBe(404);
+    const events = (await adminGet('/api/admin/audit?type=admin_action&limit=200')).body.events as {
+      detail: { action: string; outcome: string; username?: string };
+    }[];
+    const deactivations = events.filter((e) => e.detail.action === 'POST /api/admin/users/deactivate');
+    expect(deactivations.map((e) => e.detail)).toEqual(
+      expect.arrayContaining([
+        { action: 'POST /api/admin/users/deactivate', outcome: 'UNAUTHENTICATED' },
+        { action: 'POST /api/admin/users/deactivate', outcome: 'USER_NOT_FOUND', username: ghost.toLowerCase() },
+      ]),
+    );
+    for (const path of ['/api/admin/users?search=%00', '/api/admin/audit?type=%00', '/api/admin/users?cursor=AA']) {
+      const r = await adminGet(path);
+      expect([r.status, r.body.error.code]).toEqual([400, 'INPUT_INVALID']);
+    }
+    const { token } = await signUp();
+    const nul = await post('/api/auth/devices/revoke', { id: 'a\u0000b' }, token);
+    expect([nul.status, nul.body.error.code]).toEqual([400, 'INPUT_INVALID']);
   });
 
   it('reads the audit log by user, type and time, a page at a time, each event once', async () => {
@@ -145,7 +168,9 @@ describe.each(DATABASES)('admin API over %s', (_name, open) => {
     expect(pages).toEqual(failed.events.map((e: { id: string }) => e.id));
     const before = await adminGet(`/api/admin/audit?username=${u.username}&type=login_failed&until=${since}`);
     expect(before.body.events).toEqual([]);
-    expect((await adminGet('/api/admin/audit?since=yesterday')).body.error.code).toBe('INPUT_INVALID');
+    for (const since of ['yesterday', '1', '2025-13-45x']) {
+      expect((await adminGet(`/api/admin/audit?since=${since}`)).body.error.code).toBe('INPUT_INVALID');
+    }
   });
 
   it('documents the admin routes in the OpenAPI document, under the operator scheme', async () => {

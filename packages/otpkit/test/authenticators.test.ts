@@ -194,6 +194,20 @@ describe.each(DATABASES)('authenticators over %s', (_name, open) => {
     expect((await get('/api/totp/authenticators', u.token)).body.authenticators).toHaveLength(2); // the active ones stay
   });
 
+  it('two removals racing never take the last two: one wins, 2FA stays on with the other', async () => {
+    for (let round = 0; round < 6; round++) {
+      const u = await withTwo();
+      const [a, b] = await Promise.all([
+        post('/api/totp/authenticators/remove', { id: u.first.id, backupCode: u.backupCodes[0] }, u.token),
+        post('/api/totp/authenticators/remove', { id: u.second.id, backupCode: u.backupCodes[1] }, u.token),
+      ]);
+      expect([a, b].filter((r) => r.status === 200).map((r) => r.body)).toEqual([{ twoFactorEnabled: true }]);
+      const status = (await get('/api/totp/status', u.token)).body;
+      expect(status).toMatchObject({ enabled: true });
+      expect(status.authenticators).toHaveLength(1);
+    }
+  });
+
   it('stops at the limit; a password-only session cannot add one', async () => {
     const u = await withTwo();
     const third = (await post('/api/totp/enroll', {}, u.token)).body;

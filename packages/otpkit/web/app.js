@@ -132,6 +132,8 @@ function words(error, kind = 'code') {
       return 'Sign out and sign in again with a code to change two-factor settings.';
     case 'ENROLLMENT_NOT_STARTED':
       return 'Setup was started again in another window or device. Start setup again here.';
+    case 'TWO_FACTOR_REQUIRED':
+      return 'This server requires two-factor authentication. Add another authenticator before removing this one.';
     case 'AUTHENTICATOR_LIMIT':
       return 'You have as many authenticators as allowed. Remove one to add another.';
     case 'AUTHENTICATORS_CHANGED':

@@ -72,7 +72,16 @@ const ajv = new Ajv({
   strict: false,
 });
 const validators = new WeakMap<TSchema, ValidateFunction>();
+/** Whether any string in `value` (a parsed JSON body or query) holds a NUL, which no field here may. */
+function holdsNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (value !== null && typeof value === 'object') return Object.values(value).some(holdsNul);
+  return false;
+}
+
 function validate(schema: TSchema, body: unknown, where: 'body' | 'query' = 'body'): void {
+  // PostgreSQL's text cannot hold a NUL (a 22021 error), and SQLite cuts a string at one: refuse it here.
+  if (holdsNul(body)) throw new HttpError('INPUT_INVALID', `${where} holds a NUL character`);
   let check = validators.get(schema);
   if (!check) {
     check = ajv.compile(schema);
@@ -162,9 +171,23 @@ function createHandler<Native>(options: HandlerOptions<Native>) {
     return typeof user === 'string' ? { userId: user, sessionId: null, amr: null } : user;
   }
 
+  /**
+   * Every admin request leaves an admin_action event: the route, the user it
+   * named (once the request was read), and how it ended (ok, or the error's
+   * code: UNAUTHENTICATED for a wrong token). A failure to store it is logged
+   * and does not change the answer: the action itself is done or not.
+   */
+  async function recordAdmin(route: Route, request: HttpRequest<Native>, named: unknown, outcome: string) {
+    const username = typeof named === 'string' ? named : null;
+    await service
+      .recordAdminAction(`${route.method} ${route.path}`, username, { ip: request.ip }, outcome)
+      .catch((error: unknown) => options.log?.warn({ err: error }, 'admin_action event not stored'));
+  }
+
   async function run(route: Route, request: HttpRequest<Native>, cookiePath: string): Promise<HttpResponse> {
     const headers: Record<string, string | string[]> = { ...API_HEADERS };
     const cookies: string[] = [];
+    let named: unknown;
     try {
       if (route.throttled && throttle && request.ip !== null) {
         const verdict = await throttle.hit(request.ip);
@@ -178,6 +201,7 @@ function createHandler<Native>(options: HandlerOptions<Native>) {
       if (route.schema.body) validate(route.schema.body, body);
       const query = parseQuery(request.query);
       if (route.schema.querystring) validate(route.schema.querystring, query, 'query');
+      named = (body as { username?: unknown } | undefined)?.username ?? query.username;
       const context: RouteContext = {
         body,
         query,
@@ -190,13 +214,16 @@ function createHandler<Native>(options: HandlerOptions<Native>) {
         setCookie: (cookie) => void cookies.push(cookie),
       };
       const answer = await route.handle(context, service);
+      if (route.group === 'admin') await recordAdmin(route, request, named, 'ok');
       if (cookies.length > 0) headers['set-cookie'] = cookies.length === 1 ? cookies[0]! : cookies;
       const status = answer.status ?? 200;
       if (answer.body === undefined) return { status, headers, body: undefined };
       headers['content-type'] = JSON_TYPE;
       return { status, headers, body: JSON.stringify(answer.body) };
     } catch (error) {
-      return answerError(error, options.log);
+      const answer = answerError(error, options.log);
+      if (route.group === 'admin') await recordAdmin(route, request, named, JSON.parse(answer.body).error.code);
+      return answer;
     }
   }
 

@@ -477,4 +477,4 @@ const TOTP_ROUTES: Route[] = [
 ];
 
 export type { Route, RouteAnswer, RouteContext };
-export { AUTH_ROUTES, context, errors, TOTP_ROUTES };
+export { AUTH_ROUTES, errors, TOTP_ROUTES };

@@ -49,6 +49,7 @@ async function changePassword(
   const now = c.nowMs();
   const claim = await c.store.claimPasswordAttempt(user.id, now);
   if (!claim.ok) {
+    await c.audit('login_throttled', user.id, context, { during: 'password_change' });
     throw new ServiceError(
       'LOGIN_THROTTLED',
       'too many wrong passwords: try again later',
@@ -63,7 +64,11 @@ async function changePassword(
     throw error;
   }
   if (ok) await c.store.refundPasswordAttempt(user.id);
-  else throw new ServiceError('PASSWORD_WRONG', 'the current password is not right');
+  else {
+    // As a wrong password at sign-in: someone holding a session may be guessing.
+    await c.audit('login_failed', user.id, context, { reason: 'credentials', during: 'password_change' });
+    throw new ServiceError('PASSWORD_WRONG', 'the current password is not right');
+  }
   if (activeFactors(found.factors).length > 0) {
     if (!change.secondFactor) {
       throw new ServiceError('SECOND_FACTOR_REQUIRED', 'give a code from your authenticator or a backup code');

@@ -7,7 +7,7 @@ import { normalizeUsername } from './accounts.js';
 import { authenticatorView } from './authenticators.js';
 import { activeFactors, type Context } from './context.js';
 import { ServiceError } from './errors.js';
-import type { AdminUser, AuditPage, RequestContext, Service, UserPage, UserState } from './types.js';
+import type { AdminUser, AuditPage, Service, UserPage, UserState } from './types.js';
 
 const MAX_PAGE = 200;
 
@@ -15,7 +15,9 @@ const badCursor = () => new ServiceError('INPUT_INVALID', 'the cursor is not one
 const encodeCursor = (text: string) => Buffer.from(text, 'utf8').toString('base64url');
 function decodeCursor(cursor: string): string {
   if (!/^[A-Za-z0-9_-]{1,400}$/.test(cursor)) throw badCursor();
-  return Buffer.from(cursor, 'base64url').toString('utf8');
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (text.includes('\u0000')) throw badCursor();
+  return text;
 }
 function pageSize(limit: number | undefined): number {
   const size = limit ?? 50;
@@ -52,7 +54,7 @@ async function auditLog(
   const limit = pageSize(query.limit);
   const time = (name: string, text: string | undefined) => {
     if (text === undefined) return undefined;
-    const ms = Date.parse(text);
+    const ms = /^\d{4}-\d{2}-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(text) ? Date.parse(text) : Number.NaN;
     if (Number.isNaN(ms)) throw new ServiceError('INPUT_INVALID', `${name} must be an ISO 8601 time`);
     return ms;
   };
@@ -142,9 +144,19 @@ function admin(
       await c.store.revokeTrustedDevices(user.id, c.nowMs());
     },
     auditLog: (query) => auditLog(c, query),
-    async recordAdminAction(action: string, username: string | null, context: RequestContext) {
-      const user = username === null ? undefined : await c.store.userByName(normalizeUsername(username));
-      await c.audit('admin_action', user?.id ?? null, context, { action, ...(username === null ? {} : { username }) });
+    async recordAdminAction(action, username, context, outcome) {
+      let name: string | null = null;
+      try {
+        name = username === null ? null : normalizeUsername(username);
+      } catch {
+        name = null; // not a name any user could have: nothing to point at
+      }
+      const user = name === null ? undefined : await c.store.userByName(name);
+      await c.audit('admin_action', user?.id ?? null, context, {
+        action,
+        outcome,
+        ...(name === null ? {} : { username: name }),
+      });
     },
   };
 }

@@ -48,6 +48,16 @@ function authenticatorView(f: Factor): AuthenticatorView {
   };
 }
 
+/** Under requireTwoFactor a user cannot turn 2FA off (an operator's reset can). */
+function mayTurnOff(c: Context): void {
+  if (c.config.requireTwoFactor) {
+    throw new ServiceError(
+      'TWO_FACTOR_REQUIRED',
+      'this server requires two-factor authentication: add another authenticator before removing this one',
+    );
+  }
+}
+
 /** 2FA off: every authenticator and backup code goes; other sessions end. */
 async function turnOff(c: Context, actor: Actor, context: RequestContext) {
   await c.store.deleteFactors(actor.userId, actor.sessionId, c.nowMs());
@@ -71,6 +81,7 @@ async function removeAuthenticator(
   const target = active.find((f) => f.id === id);
   if (!target) throw notFound();
   if (active.length === 1) {
+    mayTurnOff(c);
     await checkSecondFactor(c, found, input, context);
     await turnOff(c, actor, context);
     return { twoFactorEnabled: false };
@@ -99,4 +110,4 @@ function authenticators(c: Context): Pick<Service, 'authenticators' | 'renameAut
   };
 }
 
-export { authenticatorName, authenticators, authenticatorView, defaultName, isoOrNull, turnOff };
+export { authenticatorName, authenticators, authenticatorView, defaultName, isoOrNull, mayTurnOff, turnOff };

@@ -21,6 +21,8 @@ type ServiceErrorCode =
   | 'AUTHENTICATORS_CHANGED'
   /** requireTwoFactor is on and this session has not turned 2FA on yet: it may only enroll and confirm. */
   | 'ENROLLMENT_REQUIRED'
+  /** requireTwoFactor is on: 2FA cannot be turned off (nor its last authenticator removed) by the user. */
+  | 'TWO_FACTOR_REQUIRED'
   /** An operator deactivated this account (told only after the right password). */
   | 'ACCOUNT_DEACTIVATED'
   /** The current password given to change it is wrong. */

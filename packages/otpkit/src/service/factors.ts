@@ -14,7 +14,7 @@ import {
   sealSecret,
 } from '@otpkit/core';
 import type { Factor, User } from '../store/store.js';
-import { authenticatorName, authenticatorView, defaultName, isoOrNull, turnOff } from './authenticators.js';
+import { authenticatorName, authenticatorView, defaultName, isoOrNull, mayTurnOff, turnOff } from './authenticators.js';
 import { activeFactors, type Context, checkCodeShape, factorData } from './context.js';
 import { ServiceError } from './errors.js';
 import { checkSecondFactor } from './second-factor.js';
@@ -176,6 +176,7 @@ function factors(
     },
     /** Turning 2FA off takes a current code or a backup code, not just a session; other sessions end. */
     async disable(actor, input, context) {
+      mayTurnOff(c);
       await checkSecondFactor(c, await c.userWithFactors(actor), input, context);
       await turnOff(c, actor, context);
     },

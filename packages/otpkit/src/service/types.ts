@@ -302,8 +302,8 @@ interface Service {
     cursor?: string;
     limit?: number;
   }): Promise<AuditPage>;
-  /** Stores the event an admin action leaves (`admin_action`, naming the action and the user). */
-  recordAdminAction(action: string, username: string | null, context: RequestContext): Promise<void>;
+  /** Stores the event an admin request leaves (`admin_action`: the action, the user it named, how it ended). */
+  recordAdminAction(action: string, username: string | null, context: RequestContext, outcome: string): Promise<void>;
   checkKeys(): Promise<void>;
   prune(limit: number): Promise<number>;
 }

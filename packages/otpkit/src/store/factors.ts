@@ -65,22 +65,16 @@ function factors(db: Db): FactorMethods {
       return db.batch([
         {
           sql: `UPDATE totp_factors SET status = 'active', name = ?, last_counter = ?, confirmed_at = ?, session_id = NULL
-                WHERE user_id = ? AND id = ? AND status = 'pending' AND last_counter < ?
-                AND (SELECT COUNT(*) FROM totp_factors a WHERE a.user_id = ? AND a.status = 'active')
-                    ${a.backupCodes ? '= 0' : 'BETWEEN 1 AND ?'}`,
-          params: [
-            a.name,
-            a.counter,
-            a.now,
-            a.userId,
-            a.factorId,
-            a.counter,
-            a.userId,
-            ...(a.backupCodes ? [] : [a.maxActive - 1]),
-          ],
+                WHERE user_id = ? AND id = ? AND status = 'pending' AND last_counter < ?`,
+          params: [a.name, a.counter, a.now, a.userId, a.factorId, a.counter],
           expectChanges: 1,
         },
-        ...endSessions(a.userId, a.sessionId ?? null, a.now, true),
+        ...endSessions(a.userId, a.sessionId ?? null, a.now, true, {
+          set: 'active_factors = active_factors + 1, ',
+          ...(a.backupCodes
+            ? { where: 'active_factors = 0' }
+            : { where: 'active_factors BETWEEN 1 AND ?', whereParams: [a.maxActive - 1] }),
+        }),
         ...(a.backupCodes ? newBackupCodes(a.userId, a.backupCodes, a.now) : []),
       ]);
     },
@@ -96,19 +90,22 @@ function factors(db: Db): FactorMethods {
     async removeFactor(r) {
       return db.batch([
         {
-          sql: `DELETE FROM totp_factors WHERE user_id = ? AND id = ? AND status = 'active'
-                AND EXISTS (SELECT 1 FROM totp_factors o WHERE o.user_id = ? AND o.id <> ? AND o.status = 'active')`,
-          params: [r.userId, r.factorId, r.userId, r.factorId],
+          sql: "DELETE FROM totp_factors WHERE user_id = ? AND id = ? AND status = 'active'",
+          params: [r.userId, r.factorId],
           expectChanges: 1,
         },
-        ...endSessions(r.userId, r.keep, r.now),
+        // Another must stay: the user's row says how many are active, and a racing removal re-reads it.
+        ...endSessions(r.userId, r.keep, r.now, false, {
+          set: 'active_factors = active_factors - 1, ',
+          where: 'active_factors > 1',
+        }),
       ]);
     },
     async deleteFactors(userId, keep, now) {
       await db.batch([
         { sql: 'DELETE FROM backup_codes WHERE user_id = ?', params: [userId] },
         { sql: 'DELETE FROM totp_factors WHERE user_id = ?', params: [userId] },
-        ...endSessions(userId, keep, now),
+        ...endSessions(userId, keep, now, false, { set: 'active_factors = 0, ' }),
       ]);
     },
   };

@@ -15,14 +15,15 @@ import type { NewSession, RefreshUse } from './values.js';
  * are marked revoked, and the user's epoch moves on, so a session being made
  * at this moment is dead too; `keep` moves with it (and, with `passed`,
  * now counts as having passed a second factor). `user.set` ("column = ?, ")
- * changes the user's row in the same update.
+ * changes the user's row in the same update, which happens only `user.where`
+ * holds (else the batch fails: a condition racers re-check on PostgreSQL).
  */
 const endSessions = (
   userId: string,
   keep: string | null,
   now: number,
   passed = false,
-  user: { set: string; params: Param[] } = { set: '', params: [] },
+  user: { set: string; params?: Param[]; where?: string; whereParams?: Param[] } = { set: '' },
 ): Statement[] => [
   revokeDevices(userId, now),
   {
@@ -31,8 +32,8 @@ const endSessions = (
   },
   // The one update of the user's row in the batch (PostgreSQL applies only one update of a row per statement).
   {
-    sql: `UPDATE users SET ${user.set}session_epoch = session_epoch + 1 WHERE id = ?`,
-    params: [...user.params, userId],
+    sql: `UPDATE users SET ${user.set}session_epoch = session_epoch + 1 WHERE id = ?${user.where ? ` AND ${user.where}` : ''}`,
+    params: [...(user.params ?? []), userId, ...(user.whereParams ?? [])],
     expectChanges: 1,
   },
   ...(keep === null
