@@ -259,6 +259,16 @@ describe.runIf(hasChromium && hasOathtool && hasZbar).each(PROFILES)('web UI in 
     expect(await leaving()).toBe(false);
     expect(await page.locator('.badge').textContent()).toBe('On');
     expect(await page.locator('#authenticators li strong').allTextContents()).toEqual(['Phone']);
+    if (profile.mobile) {
+      // Touch targets: every button and field on the page at least 44 px high, and the card inside the screen.
+      const heights = await page
+        .locator('button:visible, input:visible:not([type=checkbox]), summary:visible')
+        .evaluateAll((nodes) => nodes.map((node) => node.getBoundingClientRect().height));
+      expect(Math.min(...heights)).toBeGreaterThanOrEqual(44);
+      const card = await page.locator('main').boundingBox();
+      expect(card!.x).toBeGreaterThan(0);
+      expect(card!.x + card!.width).toBeLessThan(profile.viewport.width);
+    }
     await step('2fa-on');
 
     // Signed out: a neutral status, and nothing of this user left for the next one.
@@ -303,6 +313,7 @@ describe.runIf(hasChromium && hasOathtool && hasZbar).each(PROFILES)('web UI in 
     await field('Code from your authenticator app').fill(codeNow(secret));
     await field('Code from your authenticator app').press('Enter');
     await eventually(whoami).toBe(`Signed in as ${user}`);
+    await eventually(focused).toBe('account-title');
     await eventually(() => page.locator('#devices li').count()).toBe(1);
     expect(await page.locator('#devices li strong').textContent()).toBe('Chrome on Linux (this browser)');
     await step('trusted-browser');
