@@ -3,24 +3,15 @@
 // a second factor when 2FA is on; other sessions and trusted devices end),
 // and deactivation by an operator.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DATABASES, type TestDb } from '../../../test/support/databases.js';
+import { describe, expect, it } from 'vitest';
+import { DATABASES } from '../../../test/support/databases.js';
 import { apiClient, PASSWORD } from './api.js';
-import { startServer, type TestServer } from './server.js';
+import { serverPerSuite } from './server.js';
 
 const NEW_PASSWORD = 'a new and longer passphrase';
 
 describe.each(DATABASES)('required 2FA over %s', (_name, open) => {
-  let t: TestDb;
-  let s: TestServer;
-  beforeAll(async () => {
-    t = await open();
-    s = await startServer(t, { OTPKIT_REQUIRE_TWO_FACTOR: '1' });
-  });
-  afterAll(async () => {
-    await s.close();
-    await t.drop();
-  });
+  const { s } = serverPerSuite(open, { OTPKIT_REQUIRE_TWO_FACTOR: '1' });
   const { post, get, codeAt } = apiClient(() => s);
 
   it('a user without 2FA gets a session that can only enroll and confirm, which confirming makes whole', async () => {
@@ -64,16 +55,7 @@ describe.each(DATABASES)('required 2FA over %s', (_name, open) => {
 });
 
 describe.each(DATABASES)('password change and deactivation over %s', (_name, open) => {
-  let t: TestDb;
-  let s: TestServer;
-  beforeAll(async () => {
-    t = await open();
-    s = await startServer(t);
-  });
-  afterAll(async () => {
-    await s.close();
-    await t.drop();
-  });
+  const { s } = serverPerSuite(open);
   const { post, get, codeAt, signUp, withTwoFactor, passwordSession, challengeFor, signIn } = apiClient(() => s);
   const change = (token: string, body: object) =>
     post('/api/auth/password', { currentPassword: PASSWORD, newPassword: NEW_PASSWORD, ...body }, token);

@@ -4,24 +4,15 @@
 // the audit log filtered and paged, every admin action an audit event.
 
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DATABASES, freshSqlite, type TestDb } from '../../../test/support/databases.js';
+import { describe, expect, it } from 'vitest';
+import { DATABASES, freshSqlite } from '../../../test/support/databases.js';
 import { apiClient, PASSWORD } from './api.js';
-import { HOSTS, startServer, type TestServer } from './server.js';
+import { HOSTS, serverPerSuite, startServer } from './server.js';
 
 const ADMIN_TOKEN = randomBytes(32).toString('base64url');
 
 describe.each(DATABASES)('admin API over %s', (_name, open) => {
-  let t: TestDb;
-  let s: TestServer;
-  beforeAll(async () => {
-    t = await open();
-    s = await startServer(t, { OTPKIT_ADMIN_TOKEN: ADMIN_TOKEN });
-  });
-  afterAll(async () => {
-    await s.close();
-    await t.drop();
-  });
+  const { s } = serverPerSuite(open, { OTPKIT_ADMIN_TOKEN: ADMIN_TOKEN });
   const { post, get, call, signUp, withTwoFactor, signIn, challengeFor } = apiClient(() => s);
   const adminGet = (url: string) => get(url, ADMIN_TOKEN);
   const adminPost = (url: string, body: object) => post(url, body, ADMIN_TOKEN);

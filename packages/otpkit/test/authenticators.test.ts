@@ -6,25 +6,15 @@
 
 import { randomBytes, randomUUID } from 'node:crypto';
 import { base32Encode, generateKeyRingEntry, generateSecret, parseKeyRing, sealSecret } from '@otpkit/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DATABASES, type TestDb } from '../../../test/support/databases.js';
+import { describe, expect, it } from 'vitest';
+import { DATABASES } from '../../../test/support/databases.js';
 import { hashPassword } from '../src/service/passwords.js';
 import { migrate } from '../src/store/migrate.js';
 import { apiClient, PASSWORD } from './api.js';
-import { START, startServer, type TestServer } from './server.js';
+import { START, serverPerSuite, startServer } from './server.js';
 
 describe.each(DATABASES)('authenticators over %s', (_name, open) => {
-  let t: TestDb;
-  let s: TestServer;
-
-  beforeAll(async () => {
-    t = await open();
-    s = await startServer(t, { OTPKIT_MAX_AUTHENTICATORS: '3' });
-  });
-  afterAll(async () => {
-    await s.close();
-    await t.drop();
-  });
+  const { s } = serverPerSuite(open, { OTPKIT_MAX_AUTHENTICATORS: '3' });
 
   const { post, get, codeAt, withTwoFactor, challengeFor, passwordSession } = apiClient(() => s);
 

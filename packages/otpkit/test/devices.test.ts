@@ -4,10 +4,10 @@
 // itself (also when the two uses race), the list and revocations, and every
 // 2FA change revoking them all.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DATABASES, type TestDb } from '../../../test/support/databases.js';
+import { describe, expect, it } from 'vitest';
+import { DATABASES } from '../../../test/support/databases.js';
 import { apiClient, PASSWORD } from './api.js';
-import { startServer, type TestServer } from './server.js';
+import { serverPerSuite, startServer } from './server.js';
 
 const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0';
 const BROWSER = { 'x-otpkit-session': 'cookie', 'user-agent': FIREFOX };
@@ -21,17 +21,7 @@ function setCookie(headers: Record<string, unknown>, name: string) {
 const amrOf = (accessToken: string) => JSON.parse(Buffer.from(accessToken.split('.')[1]!, 'base64url').toString()).amr;
 
 describe.each(DATABASES)('trusted devices over %s', (_name, open) => {
-  let t: TestDb;
-  let s: TestServer;
-
-  beforeAll(async () => {
-    t = await open();
-    s = await startServer(t);
-  });
-  afterAll(async () => {
-    await s.close();
-    await t.drop();
-  });
+  const { s } = serverPerSuite(open);
 
   const { post, get, codeAt, withTwoFactor, challengeFor, secrets } = apiClient(() => s);
 

@@ -9,19 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshSqlite, type TestDb } from '../../../test/support/databases.js';
 import { DatabaseUnavailable } from '../src/store/db.js';
 import { apiClient, PASSWORD } from './api.js';
-import { HOSTS, startServer, type TestServer } from './server.js';
+import { HOSTS, serverPerSuite, startServer, type TestServer } from './server.js';
 
 describe.each(HOSTS)('floods on %s over %s', (host, _database, open) => {
-  let t: TestDb;
-  let s: TestServer;
-  beforeAll(async () => {
-    t = await open();
-    s = await startServer(t, {}, host);
-  });
-  afterAll(async () => {
-    await s.close();
-    await t.drop();
-  });
+  const { s } = serverPerSuite(open, {}, host);
   const { post, get, codeAt, signUp, withTwoFactor, challengeFor } = apiClient(() => s);
   const login = (username: string, password: string) => post('/api/auth/login', { username, password });
 

@@ -6,26 +6,16 @@
 import { execFileSync } from 'node:child_process';
 import { connect } from 'node:net';
 import { base32Decode, createHotp } from '@otpkit/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DATABASES, freshSqlite, POSTGRES_URL, type TestDb } from '../../../test/support/databases.js';
+import { describe, expect, it } from 'vitest';
+import { DATABASES, freshSqlite, POSTGRES_URL } from '../../../test/support/databases.js';
 import { buildApp } from '../src/http/app.js';
 import { apiClient, PASSWORD } from './api.js';
-import { HOSTS, startServer, type TestServer } from './server.js';
+import { HOSTS, serverPerSuite, startServer } from './server.js';
 
 describe.each(HOSTS)('HTTP API on %s over %s', (host, _database, open) => {
-  let t: TestDb;
-  let s: TestServer;
+  const { s, t } = serverPerSuite(open, {}, host);
   /** Everything secret the tests handle: none of it may reach a log or a dump. */
   const secrets = new Set<string>([PASSWORD]);
-
-  beforeAll(async () => {
-    t = await open();
-    s = await startServer(t, {}, host);
-  });
-  afterAll(async () => {
-    await s.close();
-    await t.drop();
-  });
 
   const { post, get, step, codeAt, signUp, withTwoFactor, challengeFor, challengesFor } = apiClient(() => s, secrets);
 
@@ -402,16 +392,7 @@ describe.each(HOSTS)('HTTP API on %s over %s', (host, _database, open) => {
 });
 
 describe('the standalone server (Fastify)', () => {
-  let t: TestDb;
-  let s: TestServer;
-  beforeAll(async () => {
-    t = await freshSqlite();
-    s = await startServer(t);
-  });
-  afterAll(async () => {
-    await s.close();
-    await t.drop();
-  });
+  const { s } = serverPerSuite(freshSqlite);
   const { get } = apiClient(() => s);
 
   it('serves the web UI with a policy that allows nothing but this server', async () => {
@@ -450,16 +431,7 @@ describe('the standalone server (Fastify)', () => {
 });
 
 describe('the standalone server, attacked', () => {
-  let t: TestDb;
-  let s: TestServer;
-  beforeAll(async () => {
-    t = await freshSqlite();
-    s = await startServer(t, { OTPKIT_TRUST_PROXY: '1' });
-  });
-  afterAll(async () => {
-    await s.close();
-    await t.drop();
-  });
+  const { s } = serverPerSuite(freshSqlite, { OTPKIT_TRUST_PROXY: '1' });
 
   it('keeps no-store however the path is spelled', async () => {
     const spelled = await s.app.inject({

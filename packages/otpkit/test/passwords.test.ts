@@ -2,11 +2,11 @@
 // costing exactly one KDF run, the first after start like any other.
 
 import type * as crypto from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { freshSqlite, type TestDb } from '../../../test/support/databases.js';
+import { describe, expect, it, vi } from 'vitest';
+import { freshSqlite } from '../../../test/support/databases.js';
 import { createHashGate } from '../src/service/passwords.js';
 import { PASSWORD } from './api.js';
-import { startServer, type TestServer } from './server.js';
+import { serverPerSuite } from './server.js';
 
 // Count scrypt runs: the server's passwords.ts imports it from node:crypto.
 const scryptRuns = vi.hoisted(() => ({ count: 0 }));
@@ -63,16 +63,7 @@ describe('the hashing gate', () => {
 });
 
 describe('an unknown user', () => {
-  let t: TestDb;
-  let s: TestServer;
-  beforeAll(async () => {
-    t = await freshSqlite();
-    s = await startServer(t);
-  });
-  afterAll(async () => {
-    await s.close();
-    await t.drop();
-  });
+  const { s } = serverPerSuite(freshSqlite);
 
   it('costs one KDF run, the first sign-in after start as much as any other', async () => {
     const signIn = async (username: string) => {

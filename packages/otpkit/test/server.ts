@@ -6,6 +6,7 @@ import { generateKeyRingEntry } from '@otpkit/core';
 import express from 'express';
 import inject from 'light-my-request';
 import pino from 'pino';
+import { afterAll, beforeAll } from 'vitest';
 import { DATABASES, type TestDb } from '../../../test/support/databases.js';
 import { otpkitExpress } from '../src/http/express.js';
 import { otpkitFetch } from '../src/http/fetch.js';
@@ -137,4 +138,31 @@ const HOSTS: [host: Host, database: string, open: () => Promise<TestDb>][] = DAT
 );
 
 export type { Host, Injected, TestServer };
-export { envFor, HOSTS, START, startServer };
+
+/** An object that forwards every read and write to what `current` returns at that moment. */
+function live<T extends object>(current: () => T | undefined): T {
+  return new Proxy({} as T, {
+    get: (_, key) => Reflect.get(current()!, key),
+    set: (_, key, value) => Reflect.set(current()!, key, value),
+  });
+}
+
+/**
+ * A database and a server for a describe block: opened and started before its
+ * tests, stopped and dropped after them. `s` and `t` stand for them meanwhile.
+ */
+function serverPerSuite(open: () => Promise<TestDb>, env: Record<string, string> = {}, host: Host = 'Fastify') {
+  let db: TestDb | undefined;
+  let server: TestServer | undefined;
+  beforeAll(async () => {
+    db = await open();
+    server = await startServer(db, env, host);
+  });
+  afterAll(async () => {
+    await server?.close();
+    await db?.drop();
+  });
+  return { s: live(() => server), t: live(() => db) };
+}
+
+export { envFor, HOSTS, START, serverPerSuite, startServer };

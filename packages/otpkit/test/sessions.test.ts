@@ -6,25 +6,15 @@
 
 import { randomBytes } from 'node:crypto';
 import { decodeJwt } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TestDb } from '../../../test/support/databases.js';
+import { describe, expect, it } from 'vitest';
 import { hashToken, opaqueToken, timeOrderedId } from '../src/service/tokens.js';
 import { apiClient } from './api.js';
-import { HOSTS, startServer, type TestServer } from './server.js';
+import { HOSTS, serverPerSuite } from './server.js';
 
 const DAY_MS = 24 * 3_600_000;
 
 describe.each(HOSTS)('sessions on %s over %s', (host, _database, open) => {
-  let t: TestDb;
-  let s: TestServer;
-  beforeAll(async () => {
-    t = await open();
-    s = await startServer(t, {}, host);
-  });
-  afterAll(async () => {
-    await s.close();
-    await t.drop();
-  });
+  const { s } = serverPerSuite(open, {}, host);
   const { post, get, codeAt, signUp, passwordSession, withTwoFactor, challengeFor, signIn } = apiClient(() => s);
   const alive = async (token: string) => (await get('/api/auth/me', token)).status === 200;
   const refreshes = async (refreshToken: string) => (await post('/api/auth/refresh', { refreshToken })).status === 200;
