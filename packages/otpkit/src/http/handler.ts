@@ -10,9 +10,11 @@ import type { TSchema } from '@fastify/type-provider-typebox';
 import { Ajv, type ValidateFunction } from 'ajv';
 import type { Actor, Service } from '../service/index.js';
 import { ADMIN_ROUTES } from './admin-routes.js';
+import { AUTH_ROUTES } from './auth-routes.js';
 import { API_HEADERS, answerError, HttpError, JSON_TYPE, type Log } from './errors.js';
-import { AUTH_ROUTES, type Route, type RouteContext, TOTP_ROUTES } from './routes.js';
+import type { Route, RouteContext } from './routes.js';
 import type { Throttle } from './throttle.js';
+import { TOTP_ROUTES } from './totp-routes.js';
 
 /** JSON bodies here are a few hundred bytes; 16 KiB is generous and bounded. */
 const BODY_LIMIT_BYTES = 16 * 1024;
