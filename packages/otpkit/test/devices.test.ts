@@ -60,13 +60,14 @@ describe.each(DATABASES)('trusted devices over %s', (_name, open) => {
     const rotated = setCookie(again.headers, 'otpkit_device')!;
     expect(rotated.value).not.toBe(u.device); // rotated on each use
     expect(rotated.value.split('.')[0]).toBe(u.device.split('.')[0]); // the same device
-    // Such a session reads 2FA settings and steps up with a code, but changes nothing without one.
+    // Such a session reads 2FA settings but changes nothing until it steps up with a code.
     expect((await get('/api/totp/status', token)).body.enabled).toBe(true);
-    expect((await post('/api/totp/validate', { code: codeAt(u.secret) }, token)).body.valid).toBe(true);
     expect((await post('/api/totp/enroll', {}, token)).body.error.code).toBe('SECOND_FACTOR_REQUIRED');
     expect((await post('/api/totp/disable', { backupCode: u.backupCodes[0] }, token)).body.error.code).toBe(
       'SECOND_FACTOR_REQUIRED',
     );
+    expect((await post('/api/totp/validate', { code: codeAt(u.secret) }, token)).body.valid).toBe(true);
+    expect((await post('/api/totp/enroll', {}, token)).status).toBe(200); // stepped up: pwd, device, otp
     // The sign-in's event says it was a trusted device.
     const user = (await s.store.userByName(u.username))!;
     const login = (await s.store.audit({ userId: user.id })).filter((e) => e.type === 'login').at(-1);

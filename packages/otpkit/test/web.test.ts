@@ -318,11 +318,32 @@ describe.runIf(hasChromium && hasOathtool && hasZbar).each(PROFILES)('web UI in 
     expect(await page.locator('#devices li strong').textContent()).toBe('Chrome on Linux (this browser)');
     await step('trusted-browser');
 
-    // On the trusted browser the password alone signs in.
+    // On the trusted browser the password alone signs in; changing 2FA settings asks for a code first.
     await signOut();
     await signIn(user);
     await eventually(whoami).toBe(`Signed in as ${user}`);
     expect(await visible('view-second-step')).toBe(false);
+    await eventually(() => visible('step-up')).toBe(true);
+    s.clock.advance(30_000);
+    await button('Confirm with a code').click();
+    await page.getByLabel('Code from your app, or a backup code').fill(codeNow(secret));
+    await page.keyboard.press('Enter');
+    await eventually(() => page.locator('#account-notice').textContent()).toMatch(/Confirmed/);
+    expect(await visible('step-up')).toBe(false);
+
+    // The server out of reach: a reload says so and offers to try again; a sign-out that fails says so.
+    await page.route('**/api/auth/refresh', (route) => route.abort());
+    await page.reload();
+    await eventually(() => visible('offline')).toBe(true);
+    await step('offline');
+    await page.unroute('**/api/auth/refresh');
+    await button('Try again').click();
+    await eventually(whoami).toBe(`Signed in as ${user}`);
+    await page.route('**/api/auth/logout', (route) => route.abort());
+    await button('Sign out').click();
+    await eventually(() => page.locator('#account-notice').textContent()).toMatch(/Could not sign you out/);
+    expect(await whoami()).toBe(`Signed in as ${user}`);
+    await page.unroute('**/api/auth/logout');
     // Revoke it: the next sign-in asks for the code again.
     await page.getByRole('button', { name: 'Revoke Chrome on Linux (this browser)' }).click();
     await eventually(() => page.locator('#account-notice').textContent()).toMatch(/no longer trusted/);
@@ -343,7 +364,14 @@ describe.runIf(hasChromium && hasOathtool && hasZbar).each(PROFILES)('web UI in 
     await field('Enter the code the app shows').fill(codeNow(second));
     await page.keyboard.press('Enter');
     await eventually(() => page.locator('#authenticators li strong').allTextContents()).toEqual(['Phone', 'Tablet']);
+    // A 64-character name with no spaces still fits the screen (no sideways scrolling).
+    const long = 'YubiKey5NFC-'.repeat(6).slice(0, 64);
     await page.getByRole('button', { name: 'Rename Tablet' }).click();
+    await page.getByLabel('Name', { exact: true }).fill(long);
+    await page.keyboard.press('Enter');
+    await eventually(() => page.locator('#authenticators li strong').allTextContents()).toEqual(['Phone', long]);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(profile.viewport.width);
+    await page.getByRole('button', { name: `Rename ${long}` }).click();
     await page.getByLabel('Name', { exact: true }).fill('iPad');
     await page.keyboard.press('Enter');
     await eventually(() => page.locator('#authenticators li strong').allTextContents()).toEqual(['Phone', 'iPad']);
@@ -430,6 +458,9 @@ describe.runIf(hasChromium && hasOathtool && hasZbar).each(PROFILES)('web UI in 
       expect(await visible('enroll-cancel')).toBe(false);
       expect(await whoami()).toBe(`Signed in as ${user}`);
       await step('enrollment-required');
+      await page.reload(); // a reload keeps the user on setup
+      await eventually(() => visible('tfa-enroll')).toBe(true);
+      expect(await page.locator('#enroll-required').isVisible()).toBe(true);
       const qr = page.getByRole('img', { name: /QR code/ });
       await eventually(() => qr.evaluate((img: HTMLImageElement) => img.complete && img.width > 0)).toBe(true);
       const file = join(scratch, 'required.png');
@@ -442,6 +473,9 @@ describe.runIf(hasChromium && hasOathtool && hasZbar).each(PROFILES)('web UI in 
       await eventually(() => visible('tfa-codes')).toBe(true);
       await button('I have saved them').click();
       await eventually(() => page.locator('#tfa-summary').textContent()).toMatch(/10 backup codes left/);
+      // Required: no way offered to turn it off or remove the only authenticator.
+      expect(await visible('disable-details')).toBe(false);
+      expect(await page.getByRole('button', { name: /^Remove / }).count()).toBe(0);
     } finally {
       await required.close();
     }

@@ -13,6 +13,10 @@ let accessToken = null;
 let challenge = null;
 let me = null;
 let codesShown = false;
+/** A trusted browser's session that confirmed a code since (the server stepped it up). */
+let stepped = false;
+/** The backup codes on screen replace older ones (rotation), rather than being the first. */
+let codesReplaced = false;
 
 class ApiError extends Error {
   constructor(status, body, retryAfter) {
@@ -53,6 +57,7 @@ async function authed(method, path, body) {
       throw error;
     if (!(await renew())) {
       signedOut('Your session ended. Sign in again.');
+      error.handled = true;
       throw error;
     }
     return call(method, path, body);
@@ -70,7 +75,9 @@ async function renew() {
     try {
       accessToken = (await call('POST', '/api/auth/refresh', {})).accessToken;
       return true;
-    } catch {
+    } catch (error) {
+      // Only the server's own "no" ends the session here; an unreachable server may be back in a moment.
+      if (!(error instanceof ApiError) || error.status >= 500) throw error;
       localStorage.removeItem(SESSION_HINT);
       return false;
     }
@@ -104,6 +111,8 @@ function words(error, kind = 'code') {
   if (!(error instanceof ApiError)) return 'Could not reach the server. Check your connection and try again.';
   switch (error.code) {
     case 'CODE_WRONG':
+      if (kind === 'code-or-backup')
+        return 'That code is not right. Enter a current code from your app, or an unused backup code.';
       return kind === 'backup'
         ? 'That backup code is not right. Check it and try again.'
         : 'That code is not right. Enter the code your app shows now.';
@@ -112,6 +121,7 @@ function words(error, kind = 'code') {
         ? 'That backup code was already used. Each works once: use another one.'
         : 'That code was already used. Wait for your app to show a new one.';
     case 'CODE_MALFORMED':
+      if (kind === 'code-or-backup') return 'Enter the 6-digit code from your app, or a backup code.';
       return kind === 'backup'
         ? 'A backup code has 18 letters and digits. Check it and try again.'
         : 'Enter the 6-digit code from your app.';
@@ -129,11 +139,11 @@ function words(error, kind = 'code') {
     case 'DATABASE_UNAVAILABLE':
       return 'The server is busy right now. Try again in a moment.';
     case 'SECOND_FACTOR_REQUIRED':
-      return 'Sign out and sign in again with a code to change two-factor settings.';
+      return 'Confirm it is you with a code first (“Confirm with a code” above).';
     case 'ENROLLMENT_NOT_STARTED':
       return 'Setup was started again in another window or device. Start setup again here.';
     case 'TWO_FACTOR_REQUIRED':
-      return 'This server requires two-factor authentication. Add another authenticator before removing this one.';
+      return 'This server requires two-factor authentication: it stays on. Add another authenticator before removing this one.';
     case 'AUTHENTICATOR_LIMIT':
       return 'You have as many authenticators as allowed. Remove one to add another.';
     case 'AUTHENTICATORS_CHANGED':
@@ -229,6 +239,7 @@ function onSubmit(form, fields, handler) {
       if (problem) return fieldError(input, problem);
     }
     button.disabled = true;
+    form.setAttribute('aria-busy', 'true');
     try {
       await handler(form.elements);
     } catch (error) {
@@ -236,7 +247,29 @@ function onSubmit(form, fields, handler) {
       const [input, kind] = error.field ?? fields().at(-1);
       fieldError(input, `${words(error, kind)}${error.suffix ?? ''}`);
     } finally {
+      form.removeAttribute('aria-busy');
       if (!form.dataset.locked) button.disabled = false;
+    }
+  });
+}
+
+/**
+ * A button's action: the button is disabled while it runs (no double sends),
+ * a failure is said at the top of the account page, and focus goes to the
+ * page's heading after, unless the action moved it.
+ */
+function onClick(button, action) {
+  button.addEventListener('click', async () => {
+    if (button.disabled) return;
+    button.disabled = true;
+    try {
+      await action();
+    } catch (error) {
+      if (!error.handled) problem(error);
+    } finally {
+      button.disabled = false;
+      const at = document.activeElement;
+      if ((at === document.body || at === button) && !$('view-account').hidden) $('account-title').focus();
     }
   });
 }
@@ -264,6 +297,16 @@ async function signedIn(focus = true) {
   if (focus) $('account-title').focus();
 }
 
+/** How this session signed in (RFC 8176 amr), from the access token the page holds. */
+function methods() {
+  try {
+    const payload = accessToken.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    return JSON.parse(atob(payload)).amr ?? [];
+  } catch {
+    return [];
+  }
+}
+
 function showUser(username) {
   $('whoami').textContent = `Signed in as ${username}`;
   $('user-menu').hidden = false;
@@ -285,6 +328,9 @@ function forgetUser() {
   for (const id of ['account-notice', 'tfa-summary', 'enroll-secret']) $(id).textContent = '';
   $('enroll-qr').removeAttribute('src');
   $('trust-device').checked = false; // the next person at this browser decides for themselves
+  $('trust-device').disabled = false;
+  $('step-up').hidden = true;
+  stepped = false;
   for (const details of document.querySelectorAll('details')) details.open = false;
   for (const form of document.forms) {
     form.reset();
@@ -334,6 +380,7 @@ onSubmit(
       return enrollmentRequired();
     }
     challenge = result.challenge;
+    if (location.hash) history.replaceState(null, '', location.pathname); // Back does not land on sign-up
     $('trust-row').hidden = !result.trustDeviceDays;
     $('trust-device').nextElementSibling.textContent = `Trust this browser for ${result.trustDeviceDays} days`;
     switchFactor(false);
@@ -348,8 +395,12 @@ function lockSecondStep(until) {
     form.dataset.locked = '1';
     for (const control of form.elements) control.disabled = true;
   }
+  $('trust-device').disabled = true;
   const [input] = [$('totp-code'), $('backup-code')].filter((i) => i.offsetParent !== null);
-  $(`${input.id}-error`).textContent = lockedWords(until);
+  const message = $(`${input.id}-error`);
+  message.textContent = lockedWords(until);
+  message.setAttribute('tabindex', '-1');
+  message.focus(); // the field is disabled: the reason is where focus goes
 }
 
 async function verify(input, kind, body) {
@@ -425,9 +476,17 @@ onSubmit(
   },
 );
 
-$('signout').addEventListener('click', async () => {
+onClick($('signout'), async () => {
   if (codesShown && !confirm('Your backup codes are on screen. Leave without saving them?')) return;
-  await authed('POST', '/api/auth/logout').catch(() => undefined);
+  try {
+    await authed('POST', '/api/auth/logout');
+  } catch (error) {
+    if (error.handled) return; // the session had ended already: signed out
+    // Not signed out: say so, and stay (on a shared computer that matters).
+    $('account-notice').textContent = 'Could not sign you out: the server did not answer. Try again.';
+    error.handled = true;
+    throw error;
+  }
   signedOut('You are signed out.');
 });
 
@@ -437,11 +496,15 @@ async function account(message) {
   const state = await authed('GET', '/api/totp/status');
   $('account-notice').textContent = message ?? '';
   for (const id of ['tfa-off', 'tfa-enroll', 'tfa-codes', 'tfa-on']) $(id).hidden = true;
+  const amr = methods();
+  const device = amr.includes('device') && !amr.includes('otp') && !amr.includes('backup') && !stepped;
+  $('step-up').hidden = !(state.enabled && device);
+  $('disable-details').hidden = state.required;
   if (state.enabled) {
     const left = state.backupCodesRemaining;
     $('tfa-summary').textContent =
       `On since ${day(state.confirmedAt)}. You have ${left} backup ${left === 1 ? 'code' : 'codes'} left.`;
-    renderAuthenticators(state.authenticators);
+    renderAuthenticators(state.authenticators, state.required);
     await renderDevices();
     $('tfa-on').hidden = false;
   } else if (state.pending) {
@@ -453,6 +516,7 @@ async function account(message) {
 
 /** requireTwoFactor: a session that may only set 2FA up. */
 async function enrollmentRequired() {
+  localStorage.setItem(SESSION_HINT, '1');
   const enrollment = await enroll();
   const username = decodeURIComponent(new URL(enrollment.uri).pathname.split(':').at(-1));
   showUser(username);
@@ -465,7 +529,8 @@ async function enrollmentRequired() {
 function drawQr(img, dataUrl) {
   img.onload = () => {
     const modules = img.naturalWidth / 6; // the server draws 6 pixels per module
-    const room = Math.min(img.parentElement.clientWidth || 280, 300);
+    // The room the setup steps give it (less the frame's padding), at most 300 px.
+    const room = Math.min(($('tfa-enroll').clientWidth || 300) - 48, 300);
     const scale = Math.max(1, Math.min(6, Math.floor(room / modules)));
     img.width = modules * scale;
     img.height = modules * scale;
@@ -486,6 +551,7 @@ async function enroll() {
     }),
   );
   $('enroll-secret').dataset.secret = enrollment.secret;
+  $('enroll-link').href = enrollment.uri; // a phone's authenticator app opens otpauth:// links
   $('confirm-name').value = enrollment.name;
   $('enroll-cancel').hidden = false;
   for (const id of ['tfa-off', 'tfa-on']) $(id).hidden = true;
@@ -499,13 +565,27 @@ const problem = (error) => {
   $('account-notice').textContent = words(error);
 };
 
-$('enroll-start').addEventListener('click', () => enroll().then(() => $('enroll-title').focus(), problem));
-$('authenticator-add').addEventListener('click', () => enroll().then(() => $('enroll-title').focus(), problem));
-$('enroll-cancel').addEventListener('click', async () => {
-  await authed('POST', '/api/totp/enroll/cancel').catch(problem);
-  await account('Setup cancelled.').catch(problem);
+onClick($('enroll-start'), () => enroll().then(() => $('enroll-title').focus()));
+onClick($('authenticator-add'), () => enroll().then(() => $('enroll-title').focus()));
+onClick($('enroll-cancel'), async () => {
+  await authed('POST', '/api/totp/enroll/cancel');
+  await account('Setup cancelled.');
   $('account-title').focus();
 });
+onClick($('step-up-start'), async () =>
+  ask({
+    title: 'Confirm it is you',
+    text: 'This browser skipped the code when you signed in. Enter one to change two-factor settings.',
+        label: 'Code from your app, or a backup code',
+    submit: 'Confirm',
+    kind: 'code-or-backup',
+    action: async (value) => {
+      await authed('POST', '/api/totp/validate', codeOrBackup(value));
+      stepped = true;
+      return 'Confirmed. You can change two-factor settings now.';
+    },
+  }),
+);
 
 async function copy(text, button) {
   const label = button.textContent;
@@ -561,7 +641,11 @@ $('codes-done').addEventListener('click', async () => {
   codesShown = false;
   $('codes-list').replaceChildren();
   if (!me) return signedIn(); // the enrollment-only session is whole now
-  await account('Two-factor authentication is on.').catch(problem);
+  const message = codesReplaced
+    ? 'New backup codes saved. Your old codes no longer work.'
+    : 'Two-factor authentication is on.';
+  codesReplaced = false;
+  await account(message).catch(problem);
   $('account-title').focus();
 });
 
@@ -579,7 +663,8 @@ onSubmit(
     code.value = '';
     $('enroll-required').hidden = true;
     if (confirmed.backupCodes) return showCodes(confirmed.backupCodes);
-    await account(`${confirmed.authenticator.name} added.`);
+    // A 2FA change ends other sessions and every trusted browser, this one too: say so.
+    await account(`${confirmed.authenticator.name} added. Trusted browsers need a code again at their next sign-in.`);
     $('account-title').focus();
   },
 );
@@ -593,6 +678,7 @@ onSubmit(
     );
     code.value = '';
     code.closest('details').open = false;
+    codesReplaced = true;
     showCodes(backupCodes);
   },
 );
@@ -609,6 +695,7 @@ onSubmit(
     code.value = '';
     code.closest('details').open = false;
     await account('Two-factor authentication is off.');
+    $('account-title').focus();
   },
 );
 
@@ -625,25 +712,26 @@ function item(title, detail, buttons) {
   text.append(strong, small);
   const actions = document.createElement('div');
   actions.className = 'item-actions';
-  for (const [label, onClick] of buttons) {
+  for (const [label, handler] of buttons) {
     const button = document.createElement('button');
     button.type = 'button';
     button.className = 'small secondary';
     button.textContent = label;
     button.setAttribute('aria-label', `${label} ${title}`);
-    button.addEventListener('click', onClick);
+    onClick(button, handler);
     actions.append(button);
   }
   li.append(text, actions);
   return li;
 }
 
-function renderAuthenticators(list) {
+function renderAuthenticators(list, required) {
   $('authenticators').replaceChildren(
     ...list.map((a) =>
       item(a.name, `Added ${day(a.createdAt)}${a.lastUsedAt ? ` · last used ${day(a.lastUsedAt)}` : ''}`, [
         ['Rename', () => renameAuthenticator(a)],
-        ['Remove', () => removeAuthenticator(a, list.length)],
+        // Under required 2FA the last one stays: removing it would turn 2FA off.
+        ...(required && list.length === 1 ? [] : [['Remove', () => removeAuthenticator(a, list.length)]]),
       ]),
     ),
   );
@@ -673,9 +761,11 @@ async function renderDevices() {
   );
 }
 
-$('devices-revoke-all').addEventListener('click', () =>
-  authed('POST', '/api/auth/devices/revoke-all').then(() => account('No browser is trusted now.'), problem),
-);
+onClick($('devices-revoke-all'), async () => {
+  if (!confirm('Revoke every trusted browser? Each will ask for a code at its next sign-in.')) return;
+  await authed('POST', '/api/auth/devices/revoke-all');
+  await account('No browser is trusted now.');
+});
 
 let dialogAction = null;
 
@@ -754,5 +844,20 @@ function route() {
 }
 window.addEventListener('hashchange', route);
 
-if (localStorage.getItem(SESSION_HINT) && (await renew())) await signedIn(false);
-else route();
+async function start() {
+  $('offline').hidden = true;
+  $('loading').hidden = false;
+  try {
+    if (localStorage.getItem(SESSION_HINT) && (await renew())) await signedIn(false);
+    else route();
+  } catch (error) {
+    if (error instanceof ApiError && error.status < 500) throw error;
+    // The server is out of reach or failing: say so and offer to try again; nothing is forgotten.
+    $('loading').hidden = true;
+    for (const name of VIEWS) $(`view-${name}`).hidden = true;
+    $('offline').hidden = false;
+    $('offline-retry').focus();
+  }
+}
+$('offline-retry').addEventListener('click', start);
+await start();

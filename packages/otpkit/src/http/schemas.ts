@@ -152,6 +152,7 @@ const Status = Type.Object({
   digits: Type.Union([Type.Integer(), Type.Null()]),
   periodSeconds: Type.Union([Type.Integer(), Type.Null()]),
   confirmedAt: Type.Union([Type.String(), Type.Null()]),
+  required: Type.Boolean({ description: 'the server requires 2FA: users cannot turn it off' }),
   authenticators: Type.Array(Authenticator, {
     description: 'the active ones, oldest first (algorithm, digits, periodSeconds, confirmedAt: the first one)',
   }),

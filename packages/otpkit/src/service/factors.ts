@@ -149,6 +149,7 @@ async function status(c: Context, actor: Actor): Promise<TwoFactorStatus> {
     digits: shown?.digits ?? null,
     periodSeconds: shown?.periodSeconds ?? null,
     confirmedAt: isoOrNull(active[0]?.confirmedAt ?? null),
+    required: c.config.requireTwoFactor,
     authenticators: active.map(authenticatorView),
     backupCodesRemaining: codes.filter((code) => code.usedAt === null).length,
     locked: user.lockedPermanently || user.lockedUntil > now,
@@ -172,6 +173,15 @@ function factors(
     /** A step-up check of a code for a signed-in user. */
     async validate(actor, input, context) {
       const method = await checkSecondFactor(c, await c.userWithFactors(actor, { readOnly: true }), input, context);
+      // A trusted device's session that passes a code has now passed a second factor: it may change settings.
+      if (
+        actor.sessionId !== null &&
+        actor.amr !== null &&
+        !actor.amr.includes('otp') &&
+        !actor.amr.includes('backup')
+      ) {
+        await c.store.stepUpSession(actor.sessionId, [...actor.amr, method === 'totp' ? 'otp' : 'backup']);
+      }
       return { valid: true as const, method };
     },
     /** Turning 2FA off takes a current code or a backup code, not just a session; other sessions end. */

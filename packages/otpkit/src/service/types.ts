@@ -146,6 +146,8 @@ interface TwoFactorStatus {
   digits: number | null;
   periodSeconds: number | null;
   confirmedAt: string | null;
+  /** The server requires 2FA (requireTwoFactor): it cannot be turned off by the user. */
+  required: boolean;
   /** The active authenticators, oldest first (algorithm, digits, periodSeconds and confirmedAt above are the first's). */
   authenticators: AuthenticatorView[];
   backupCodesRemaining: number;

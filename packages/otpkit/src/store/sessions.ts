@@ -131,7 +131,7 @@ async function useRefreshToken(
 
 type SessionMethods = Pick<
   Store,
-  'createSession' | 'useRefreshToken' | 'liveSession' | 'revokeSessions' | 'revokeSession'
+  'createSession' | 'useRefreshToken' | 'liveSession' | 'revokeSessions' | 'revokeSession' | 'stepUpSession'
 >;
 
 function sessions(db: Db): SessionMethods {
@@ -158,6 +158,9 @@ function sessions(db: Db): SessionMethods {
       await db.batch(endSessions(userId, keep, now));
     },
     revokeSession: (sessionId, now) => revokeSession(db, sessionId, now),
+    async stepUpSession(sessionId, amr) {
+      await db.run('UPDATE sessions SET amr = ? WHERE id = ? AND revoked_at IS NULL', [amr.join(' '), sessionId]);
+    },
   };
 }
 

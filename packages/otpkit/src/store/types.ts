@@ -2,6 +2,7 @@
 // store.ts), grouped as the modules that implement them. Times are Unix ms.
 
 import type {
+  Amr,
   AuditEvent,
   AuditFilter,
   BackupCode,
@@ -170,6 +171,8 @@ interface Store {
   /** Ends every session of a user but `keep` (null: all), and revokes their trusted devices. */
   revokeSessions(userId: string, keep: string | null, now: number): Promise<void>;
   revokeSession(sessionId: string, now: number): Promise<void>;
+  /** A live session's methods after a step-up (a trusted device's session that then passed a code). */
+  stepUpSession(sessionId: string, amr: Amr[]): Promise<void>;
 
   // Trusted devices (devices.ts)
 

@@ -1,4 +1,4 @@
--- otpkit schema, version 7. Portable SQL: runs as is on SQLite and PostgreSQL.
+-- otpkit schema, version 7 (SQLite; PostgreSQL has a BRIN index, see 007_audit_by_time.postgres.sql).
 
 -- The audit log is read a page at a time in time order (the admin API,
 -- otpkit audit), across users.
