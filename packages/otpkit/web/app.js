@@ -576,7 +576,7 @@ onClick($('step-up-start'), async () =>
   ask({
     title: 'Confirm it is you',
     text: 'This browser skipped the code when you signed in. Enter one to change two-factor settings.',
-        label: 'Code from your app, or a backup code',
+    label: 'Code from your app, or a backup code',
     submit: 'Confirm',
     kind: 'code-or-backup',
     action: async (value) => {
