@@ -271,6 +271,23 @@ describe.runIf(hasChromium && hasOathtool && hasZbar).each(PROFILES)('web UI in 
     }
     await step('2fa-on');
 
+    // A second tab (and a reload of both at once) is signed in through the rotating refresh
+    // cookie, the tabs taking turns; signing out in one signs the other out too.
+    const tab = await context.newPage();
+    await Promise.all([page.reload(), tab.goto(url)]);
+    await eventually(whoami).toBe(`Signed in as ${user}`);
+    await eventually(() => tab.locator('#whoami').textContent()).toBe(`Signed in as ${user}`);
+    await signOut();
+    await eventually(() => tab.locator('#status').textContent()).toBe('You signed out in another tab.');
+    expect(await tab.locator('#view-signin').isVisible()).toBe(true);
+    await tab.close();
+    await signIn(user);
+    await eventually(() => visible('view-second-step')).toBe(true);
+    s.clock.advance(30_000);
+    await field('Code from your authenticator app').fill(codeNow(secret));
+    await page.keyboard.press('Enter');
+    await eventually(whoami).toBe(`Signed in as ${user}`);
+
     // Signed out: a neutral status, and nothing of this user left for the next one.
     await signOut();
     const signedOut = page.locator('#status');
@@ -347,7 +364,7 @@ describe.runIf(hasChromium && hasOathtool && hasZbar).each(PROFILES)('web UI in 
     // Revoke it: the next sign-in asks for the code again.
     await page.getByRole('button', { name: 'Revoke Chrome on Linux (this browser)' }).click();
     await eventually(() => page.locator('#account-notice').textContent()).toMatch(/no longer trusted/);
-    expect(await page.locator('#devices li').count()).toBe(0);
+    await eventually(() => page.locator('#devices li').count()).toBe(0);
     await signOut();
     s.clock.advance(30_000);
     await signIn(user);

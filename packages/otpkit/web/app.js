@@ -860,4 +860,11 @@ async function start() {
   }
 }
 $('offline-retry').addEventListener('click', start);
+
+// Other tabs of this page: one signing in or out tells the rest through the session hint.
+window.addEventListener('storage', (event) => {
+  if (event.key !== SESSION_HINT) return;
+  if (event.newValue === null && (me || accessToken)) signedOut('You signed out in another tab.');
+  else if (event.newValue !== null && !me && !accessToken && !challenge) start();
+});
 await start();
