@@ -7,7 +7,8 @@
 //
 // Environment: BENCH_ONLY picks runs, comma-separated, of bare, sqlite,
 // postgres (with pgbench's TPC-B beside it), scale (PostgreSQL with the shared
-// throttle on, and two processes, each beside one plain process), flood
+// throttle on, and two processes, each beside one plain process), admin (how
+// long the admin API refuses each kind of wrong token, bench/admin.ts), flood
 // (default: all); BENCH_SECONDS, each timed run (and each of
 // the flood's two phases), 10; BENCH_USERS, 40000; BENCH_SERVERS, 1;
 // BENCH_NODE_ARGS, for the otpkit processes of sqlite and postgres;
@@ -26,6 +27,7 @@ import type { Db } from '../packages/otpkit/src/store/db.js';
 import { migrate } from '../packages/otpkit/src/store/migrate.js';
 import { openPostgres } from '../packages/otpkit/src/store/postgres.js';
 import { openSqlite } from '../packages/otpkit/src/store/sqlite.js';
+import { adminTiming } from './admin.js';
 import { passwordFlood } from './flood.js';
 import { addUser, BIN, type Prepared, seed, start } from './harness.js';
 
@@ -253,13 +255,13 @@ const BARE = `
   app.listen({ port: 0, host: '127.0.0.1' }).then((address) => console.error('listening on ' + address));
 `;
 
-const RUNS = ['bare', 'sqlite', 'postgres', 'scale', 'flood'];
+const RUNS = ['bare', 'sqlite', 'postgres', 'scale', 'flood', 'admin'];
 const ONLY = (process.env.BENCH_ONLY || RUNS.join(',')).split(',').map((run) => run.trim());
 for (const run of ONLY) {
   if (!RUNS.includes(run)) throw new Error(`BENCH_ONLY: unknown run ${run}; pick from ${RUNS.join(', ')}`);
 }
 const results: Result[] = [];
-if (ONLY.some((run) => run !== 'flood')) {
+if (ONLY.some((run) => run !== 'flood' && run !== 'admin')) {
   console.log(
     `bench:server: ${CONNECTIONS} connections; the bare route for ${DURATION_SECONDS} s, otpkit until each of ` +
       `${USERS} users prepared per database has signed in once; ${SERVERS} otpkit server process(es)`,
@@ -431,3 +433,4 @@ if (pgbenchRatio) {
 }
 
 if (ONLY.includes('flood')) await passwordFlood(DURATION_SECONDS);
+if (ONLY.includes('admin')) await adminTiming();
