@@ -141,7 +141,7 @@ function words(error, kind = 'code') {
     case 'SECOND_FACTOR_REQUIRED':
       return 'Confirm it is you with a code first (“Confirm with a code” above).';
     case 'ENROLLMENT_NOT_STARTED':
-      return 'Setup was started again in another window or device. Start setup again here.';
+      return 'This setup was cancelled or started again in another window. Start it again here.';
     case 'TWO_FACTOR_REQUIRED':
       return 'This server requires two-factor authentication: it stays on. Add another authenticator before removing this one.';
     case 'AUTHENTICATOR_LIMIT':
@@ -657,9 +657,19 @@ onSubmit(
   ],
   async ({ code }) => {
     const name = $('confirm-name').value.trim();
-    const confirmed = await about(code, 'code', () =>
-      authed('POST', '/api/totp/confirm', { code: digitsOnly(code.value), name }),
-    );
+    let confirmed;
+    try {
+      confirmed = await about(code, 'code', () =>
+        authed('POST', '/api/totp/confirm', { code: digitsOnly(code.value), name }),
+      );
+    } catch (error) {
+      if (error.code !== 'ENROLLMENT_NOT_STARTED') throw error;
+      // Cancelled or started over in another window: show the page as it is now, and say why.
+      await account('This setup was cancelled or started again in another window. Start it again here.');
+      $('account-title').focus();
+      error.handled = true;
+      throw error;
+    }
     code.value = '';
     $('enroll-required').hidden = true;
     if (confirmed.backupCodes) return showCodes(confirmed.backupCodes);
