@@ -1,9 +1,9 @@
 // Accounts: sign-up, the password-less row of an embedding app's user, the
 // profile, changing the password; the rules for usernames and passwords.
 
-import { activeFactors, type Context, secondsUntil } from './context.js';
+import { activeFactors, type Context, passwordMatches } from './context.js';
 import { ServiceError } from './errors.js';
-import { hashPassword, verifyPassword } from './passwords.js';
+import { hashPassword } from './passwords.js';
 import { checkSecondFactor } from './second-factor.js';
 import type { Actor, RequestContext, SecondFactorInput, Service } from './types.js';
 
@@ -46,29 +46,11 @@ async function changePassword(
   checkPassword(change.newPassword);
   const found = await c.userWithFactors(actor, { readOnly: true });
   const { user } = found;
-  const now = c.nowMs();
-  const claim = await c.store.claimPasswordAttempt(user.id, now);
-  if (!claim.ok) {
-    await c.audit('login_throttled', user.id, context, { during: 'password_change' });
-    throw new ServiceError(
-      'LOGIN_THROTTLED',
-      'too many wrong passwords: try again later',
-      secondsUntil(claim.retryAt, now),
-    );
-  }
-  let ok: boolean;
-  try {
-    ok = await c.gated(() => verifyPassword(change.currentPassword, user.passwordHash, c.config.scrypt));
-  } catch (error) {
-    await c.store.refundPasswordAttempt(user.id).catch(() => undefined); // a fault of ours costs no attempt
-    throw error;
-  }
-  if (ok) await c.store.refundPasswordAttempt(user.id);
-  else {
-    // As a wrong password at sign-in: someone holding a session may be guessing.
-    await c.audit('login_failed', user.id, context, { reason: 'credentials', during: 'password_change' });
+  // As at sign-in: someone holding a session may be guessing.
+  if (!(await passwordMatches(c, user, change.currentPassword, context, 'password_change'))) {
     throw new ServiceError('PASSWORD_WRONG', 'the current password is not right');
   }
+  await c.store.refundPasswordAttempt(user.id);
   if (activeFactors(found.factors).length > 0) {
     if (!change.secondFactor) {
       throw new ServiceError('SECOND_FACTOR_REQUIRED', 'give a code from your authenticator or a backup code');

@@ -5,7 +5,7 @@
 import { type Algorithm, BACKUP_CODE_ALPHABET, createTotp, openSecret, type Totp } from '@otpkit/core';
 import type { Amr, AuditEvent, AuditEventType, Factor, NewSession, User, UserWithFactors } from '../store/store.js';
 import { ServiceError } from './errors.js';
-import { createHashGate } from './passwords.js';
+import { createHashGate, verifyPassword } from './passwords.js';
 import { opaqueToken, randomId, timeOrderedId } from './tokens.js';
 import type { Actor, RequestContext, SecondFactorInput, ServiceDeps, Tokens } from './types.js';
 
@@ -151,6 +151,46 @@ function lookups({ store, ring }: ServiceDeps) {
   };
 }
 
+/**
+ * A password checked against `user`'s stored hash (no user: an unknown name,
+ * which costs the same KDF run on an empty hash). A known account's attempt is
+ * claimed from its throttle before the KDF runs (LOGIN_THROTTLED when the
+ * window is spent) and given back if the check fails on our side; a wrong
+ * password is logged as login_failed. True for the right one: the caller
+ * gives its attempt back (at sign-in, in the write that opens the session).
+ * `during` names where else than sign-in the password was asked for.
+ */
+async function passwordMatches(
+  c: Context,
+  user: User | undefined,
+  password: string,
+  context: RequestContext,
+  during?: string,
+): Promise<boolean> {
+  const where = during === undefined ? {} : { during };
+  const now = c.nowMs();
+  if (user) {
+    const claim = await c.store.claimPasswordAttempt(user.id, now);
+    if (!claim.ok) {
+      await c.audit('login_throttled', user.id, context, during === undefined ? undefined : where);
+      throw new ServiceError(
+        'LOGIN_THROTTLED',
+        'too many wrong passwords for this account: try again later',
+        secondsUntil(claim.retryAt, now),
+      );
+    }
+  }
+  let ok: boolean;
+  try {
+    ok = await c.gated(() => verifyPassword(password, user?.passwordHash ?? '', c.config.scrypt));
+  } catch (error) {
+    if (user) await c.store.refundPasswordAttempt(user.id).catch(() => undefined); // a fault of ours costs no attempt
+    throw error;
+  }
+  if (!ok) await c.audit('login_failed', user?.id ?? null, context, { reason: 'credentials', ...where });
+  return ok;
+}
+
 function createContext(deps: ServiceDeps) {
   const busy = () =>
     new ServiceError('SERVER_BUSY', 'too many sign-ins at once: try again in a moment', BUSY_RETRY_SECONDS);
@@ -171,4 +211,13 @@ function createContext(deps: ServiceDeps) {
 type Context = ReturnType<typeof createContext>;
 
 export type { Context };
-export { activeFactors, BUSY_RETRY_SECONDS, checkCodeShape, codeDigits, createContext, factorData, secondsUntil };
+export {
+  activeFactors,
+  BUSY_RETRY_SECONDS,
+  checkCodeShape,
+  codeDigits,
+  createContext,
+  factorData,
+  passwordMatches,
+  secondsUntil,
+};

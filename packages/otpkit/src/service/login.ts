@@ -4,19 +4,14 @@
 
 import type { Factor, UserWithFactors } from '../store/store.js';
 import { normalizeUsername } from './accounts.js';
-import { activeFactors, BUSY_RETRY_SECONDS, type Context, codeDigits, secondsUntil } from './context.js';
+import { activeFactors, BUSY_RETRY_SECONDS, type Context, codeDigits, passwordMatches } from './context.js';
 import { signInOnDevice, trustDevice } from './devices.js';
 import { ServiceError } from './errors.js';
-import { verifyPassword } from './passwords.js';
 import { checkSecondFactor } from './second-factor.js';
 import { hashToken } from './tokens.js';
 import type { LoginResult, RequestContext, Service } from './types.js';
 
-/**
- * The password, checked: a known account's attempt is claimed from its
- * throttle before the KDF runs (a right password gives it back); an unknown
- * name costs the same KDF run (verifyPassword of an empty hash).
- */
+/** The account and its password, checked (see passwordMatches); a deactivated account is told only now. */
 async function passwordStep(c: Context, username: string, password: string, context: RequestContext) {
   let found: UserWithFactors | undefined;
   try {
@@ -25,27 +20,7 @@ async function passwordStep(c: Context, username: string, password: string, cont
     if (!(error instanceof ServiceError)) throw error;
     found = undefined; // a name that cannot exist is an unknown user: same answer, same cost
   }
-  const now = c.nowMs();
-  if (found) {
-    const claim = await c.store.claimPasswordAttempt(found.user.id, now);
-    if (!claim.ok) {
-      await c.audit('login_throttled', found.user.id, context);
-      throw new ServiceError(
-        'LOGIN_THROTTLED',
-        'too many wrong passwords for this account: try again later',
-        secondsUntil(claim.retryAt, now),
-      );
-    }
-  }
-  let ok: boolean;
-  try {
-    ok = await c.gated(() => verifyPassword(password, found?.user.passwordHash ?? '', c.config.scrypt));
-  } catch (error) {
-    if (found) await c.store.refundPasswordAttempt(found.user.id).catch(() => undefined);
-    throw error;
-  }
-  if (!found || !ok) {
-    await c.audit('login_failed', found?.user.id ?? null, context, { reason: 'credentials' });
+  if (!(await passwordMatches(c, found?.user, password, context)) || !found) {
     throw new ServiceError('CREDENTIALS_INVALID', 'wrong username or password');
   }
   if (found.user.deactivatedAt !== null) {
