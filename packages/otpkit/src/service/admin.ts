@@ -2,12 +2,13 @@
 // user's 2FA state, the audit log a page at a time; the revocations an
 // operator may order; and the event every admin action leaves.
 
-import type { AuditEvent, AuditEventType, User } from '../store/store.js';
+import type { AuditEvent, AuditEventType } from '../store/store.js';
 import { normalizeUsername } from './accounts.js';
 import { authenticatorView } from './authenticators.js';
 import { activeFactors, type Context } from './context.js';
 import { ServiceError } from './errors.js';
-import type { AdminUser, AuditPage, Service, UserPage, UserState } from './types.js';
+import { userNamed, userSummary } from './operator.js';
+import type { AuditPage, Service, UserPage, UserState } from './types.js';
 
 const MAX_PAGE = 200;
 
@@ -26,26 +27,6 @@ function pageSize(limit: number | undefined): number {
   }
   return size;
 }
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-
-function adminUser(u: User & { factor: 'active' | 'pending' | null }, now: number): AdminUser {
-  return {
-    id: u.id,
-    username: u.username,
-    twoFactor: u.factor ?? 'off',
-    lockedUntil: u.lockedUntil > now ? iso(u.lockedUntil) : null,
-    lockedPermanently: u.lockedPermanently,
-    deactivatedAt: iso(u.deactivatedAt),
-    createdAt: new Date(u.createdAt).toISOString(),
-  };
-}
-
-async function userNamed(c: Context, username: string) {
-  const user = await c.store.userByName(normalizeUsername(username));
-  if (!user) throw new ServiceError('USER_NOT_FOUND', 'no such user');
-  return user;
-}
-
 /** Reads an audit page: `since` and `until` as ISO times, `cursor` from the page before. */
 async function auditLog(
   c: Context,
@@ -111,12 +92,12 @@ function admin(
       const page = rows.slice(0, limit);
       const last = page.at(-1);
       return {
-        users: page.map((u) => adminUser(u, now)),
+        users: page.map((u) => userSummary(u, now)),
         nextCursor: rows.length > limit && last ? encodeCursor(last.username) : null,
       } satisfies UserPage;
     },
     async userState(username): Promise<UserState> {
-      const found = await c.store.userWithFactors({ id: (await userNamed(c, username)).id });
+      const found = await c.store.userWithFactors({ username: normalizeUsername(username) });
       if (!found) throw new ServiceError('USER_NOT_FOUND', 'no such user');
       const { user, factors } = found;
       const active = activeFactors(factors);
@@ -124,7 +105,7 @@ function admin(
       const codes = active.length > 0 ? await c.store.backupCodes(user.id) : [];
       const factor = active.length > 0 ? 'active' : factors.length > 0 ? 'pending' : null;
       return {
-        user: adminUser({ ...user, factor }, now),
+        user: userSummary({ ...user, factor }, now),
         twoFactor: {
           enabled: active.length > 0,
           pending: factors.some((f) => f.status === 'pending'),

@@ -3,7 +3,7 @@
 // proof from another one; the last one goes as disable does).
 
 import type { Factor } from '../store/store.js';
-import { activeFactors, type Context } from './context.js';
+import { activeFactors, type Context, isoOrNull } from './context.js';
 import { ServiceError } from './errors.js';
 import { checkSecondFactor } from './second-factor.js';
 import type { Actor, AuthenticatorView, RequestContext, SecondFactorInput, Service } from './types.js';
@@ -31,8 +31,6 @@ function defaultName(active: readonly Factor[]): string {
     if (!taken.has(name)) return name;
   }
 }
-
-const isoOrNull = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 function authenticatorView(f: Factor): AuthenticatorView {
   return {
@@ -110,4 +108,4 @@ function authenticators(c: Context): Pick<Service, 'authenticators' | 'renameAut
   };
 }
 
-export { authenticatorName, authenticators, authenticatorView, defaultName, isoOrNull, mayTurnOff, turnOff };
+export { authenticatorName, authenticators, authenticatorView, defaultName, mayTurnOff, turnOff };

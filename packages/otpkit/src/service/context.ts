@@ -9,6 +9,8 @@ import { createHashGate, verifyPassword } from './passwords.js';
 import { opaqueToken, randomId, timeOrderedId } from './tokens.js';
 import type { Actor, RequestContext, SecondFactorInput, ServiceDeps, Tokens } from './types.js';
 
+/** A Unix ms time as ISO 8601, or null. */
+const isoOrNull = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 /** Seconds until a time in Unix ms, at least 1: a Retry-After value. */
 const secondsUntil = (atMs: number, nowMs: number) => Math.max(1, Math.ceil((atMs - nowMs) / 1000));
 const passedSecondFactor = (amr: readonly Amr[]) => amr.includes('otp') || amr.includes('backup');
@@ -218,6 +220,7 @@ export {
   codeDigits,
   createContext,
   factorData,
+  isoOrNull,
   passwordMatches,
   secondsUntil,
 };

@@ -14,8 +14,8 @@ import {
   sealSecret,
 } from '@otpkit/core';
 import type { Factor, User } from '../store/store.js';
-import { authenticatorName, authenticatorView, defaultName, isoOrNull, mayTurnOff, turnOff } from './authenticators.js';
-import { activeFactors, type Context, checkCodeShape, factorData } from './context.js';
+import { authenticatorName, authenticatorView, defaultName, mayTurnOff, turnOff } from './authenticators.js';
+import { activeFactors, type Context, checkCodeShape, factorData, isoOrNull } from './context.js';
 import { ServiceError } from './errors.js';
 import { checkSecondFactor } from './second-factor.js';
 import type { Actor, EnrollmentView, RequestContext, Service, TwoFactorStatus } from './types.js';

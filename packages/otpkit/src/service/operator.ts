@@ -3,11 +3,11 @@
 // action on a user ends every session of that user.
 
 import { openSecret, type RandomBytes, sealSecret } from '@otpkit/core';
-import type { Reseal } from '../store/store.js';
+import type { Factor, Reseal, User } from '../store/store.js';
 import { normalizeUsername } from './accounts.js';
-import { type Context, factorData } from './context.js';
+import { type Context, factorData, isoOrNull } from './context.js';
 import { ServiceError } from './errors.js';
-import type { KeyRotation, Service } from './types.js';
+import type { AdminUser, KeyRotation, Service } from './types.js';
 
 /**
  * Secrets read, resealed and written back per transaction. A batch holds the
@@ -122,6 +122,19 @@ async function userNamed(c: Context, username: string) {
   return user;
 }
 
+/** A user as an operator sees them (the CLI's list, the admin API's). */
+function userSummary(u: User & { factor: Factor['status'] | null }, now: number): AdminUser {
+  return {
+    id: u.id,
+    username: u.username,
+    twoFactor: u.factor ?? 'off',
+    lockedUntil: u.lockedUntil > now ? new Date(u.lockedUntil).toISOString() : null,
+    lockedPermanently: u.lockedPermanently,
+    deactivatedAt: isoOrNull(u.deactivatedAt),
+    createdAt: new Date(u.createdAt).toISOString(),
+  };
+}
+
 function operator(
   c: Context,
 ): Pick<
@@ -132,14 +145,7 @@ function operator(
   return {
     async listUsers() {
       const now = c.nowMs();
-      return (await store.listUsers()).map((u) => ({
-        username: u.username,
-        twoFactor: u.factor ?? 'off',
-        lockedUntil: u.lockedUntil > now ? new Date(u.lockedUntil).toISOString() : null,
-        lockedPermanently: u.lockedPermanently,
-        deactivatedAt: u.deactivatedAt === null ? null : new Date(u.deactivatedAt).toISOString(),
-        createdAt: new Date(u.createdAt).toISOString(),
-      }));
+      return (await store.listUsers()).map((u) => userSummary(u, now));
     },
     async unlock(username) {
       const user = await userNamed(c, username);
@@ -170,4 +176,4 @@ function operator(
   };
 }
 
-export { operator };
+export { operator, userNamed, userSummary };
