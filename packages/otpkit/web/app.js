@@ -12,6 +12,8 @@ const SESSION_HINT = 'otpkit:session';
 let accessToken = null;
 let challenge = null;
 let me = null;
+/** The name in the header: the signed-in user's (also an enrollment-only session's, which has no `me`). */
+let signedInAs = null;
 let codesShown = false;
 /** A trusted browser's session that confirmed a code since (the server stepped it up). */
 let stepped = false;
@@ -307,8 +309,9 @@ function methods() {
   }
 }
 
-function showUser(username) {
-  $('whoami').textContent = `Signed in as ${username}`;
+function showUser(name) {
+  signedInAs = name;
+  $('whoami').textContent = `Signed in as ${name}`;
   $('user-menu').hidden = false;
   status('');
   if (location.hash) history.replaceState(null, '', location.pathname);
@@ -320,6 +323,7 @@ function forgetUser() {
   accessToken = null;
   challenge = null;
   me = null;
+  signedInAs = null;
   codesShown = false;
   $('user-menu').hidden = true;
   $('whoami').textContent = '';
@@ -623,9 +627,7 @@ window.addEventListener('beforeunload', (event) => {
 });
 
 const codesText = () =>
-  `otpkit backup codes for ${me?.username ?? $('whoami').textContent.replace('Signed in as ', '')}\nEach code works once.\n\n${[
-    ...$('codes-list').children,
-  ]
+  `otpkit backup codes for ${signedInAs}\nEach code works once.\n\n${[...$('codes-list').children]
     .map((item) => item.textContent)
     .join('\n')}\n`;
 
@@ -633,7 +635,7 @@ $('codes-copy').addEventListener('click', (event) => copy(codesText(), event.tar
 $('codes-download').addEventListener('click', () => {
   const link = document.createElement('a');
   link.href = URL.createObjectURL(new Blob([codesText()], { type: 'text/plain' }));
-  link.download = `otpkit-backup-codes-${$('whoami').textContent.replace('Signed in as ', '')}.txt`;
+  link.download = `otpkit-backup-codes-${signedInAs}.txt`;
   link.click();
   setTimeout(() => URL.revokeObjectURL(link.href), 1000);
 });
