@@ -343,7 +343,11 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
       ),
     );
     expect(rotations.filter((r) => r.status === 'ok')).toHaveLength(1);
-    expect(rotations.filter((r) => r.status === 'reused')).toHaveLength(2);
+    // The first loser to read finds the token used and revokes the session; a
+    // loser that reads after that finds the session gone, which is 'invalid'.
+    const losers = rotations.filter((r) => r.status !== 'ok').map((r) => r.status);
+    expect(losers).toContain('reused');
+    expect(losers.every((s) => s === 'reused' || s === 'invalid')).toBe(true);
     expect((await store.liveSession(`s-${userId}`, NOW)) !== undefined).toBe(false);
     const winner = ['a', 'b', 'c'][rotations.findIndex((r) => r.status === 'ok')];
     expect(
