@@ -121,7 +121,10 @@ interface Log {
 }
 
 /** Any error as the one shape: status, headers (the API's, Retry-After) and the JSON body. Faults of ours are logged. */
-function answerError(error: unknown, log?: Log): { status: number; headers: Record<string, string>; body: string } {
+function answerError(
+  error: unknown,
+  log?: Log,
+): { status: number; headers: Record<string, string>; body: string; code: HttpErrorCode } {
   let known: HttpError | undefined;
   if (error instanceof HttpError) known = error;
   else if (error instanceof ServiceError)
@@ -146,6 +149,7 @@ function answerError(error: unknown, log?: Log): { status: number; headers: Reco
     status: STATUS[known.code],
     headers,
     body: JSON.stringify({ error: { code: known.code, message: known.message, ...known.details } }),
+    code: known.code,
   };
 }
 

@@ -223,8 +223,8 @@ function createHandler<Native>(options: HandlerOptions<Native>) {
       headers['content-type'] = JSON_TYPE;
       return { status, headers, body: JSON.stringify(answer.body) };
     } catch (error) {
-      const answer = answerError(error, options.log);
-      if (route.group === 'admin') await recordAdmin(route, request, named, JSON.parse(answer.body).error.code);
+      const { code, ...answer } = answerError(error, options.log);
+      if (route.group === 'admin') await recordAdmin(route, request, named, code);
       return answer;
     }
   }

@@ -2,7 +2,7 @@
 // code against, and the dependencies it is built from.
 
 import type { Algorithm, KeyRing, RandomBytes } from '@otpkit/core';
-import type { Amr, AuditEvent, Store } from '../store/store.js';
+import type { Amr, AuditEvent, LoggedEvent, Store } from '../store/store.js';
 import type { ScryptParams } from './passwords.js';
 import type { TokenSigner } from './tokens.js';
 
@@ -199,8 +199,7 @@ interface UserState {
 }
 
 interface AuditPage {
-  /** `username`: the user's name now (null: no user, or one since deleted). */
-  events: (Omit<AuditEvent, 'at'> & { at: string; username: string | null })[];
+  events: (Omit<LoggedEvent, 'at'> & { at: string })[];
   nextCursor: string | null;
 }
 

@@ -30,7 +30,8 @@ const toEvent = (r: AuditRow): AuditEvent => ({
 
 function audit(db: Db): Pick<Store, 'addAudit' | 'audit' | 'auditByIds'> {
   // The events of a user, and the log's pages in time order, are read through
-  // audit_events_user (user_id, at) and audit_events_time (at, id).
+  // audit_events_user (user_id, at) and audit_events_time (at, id); each
+  // event's user name comes with it, by the users' primary key.
   return {
     async auditByIds(ids) {
       if (ids.length === 0) return [];
@@ -51,19 +52,20 @@ function audit(db: Db): Pick<Store, 'addAudit' | 'audit' | 'auditByIds'> {
         where.push(sql);
         params.push(...values);
       };
-      if (filter.userId !== undefined) add('user_id = ?', filter.userId);
-      if (filter.type !== undefined) add('type = ?', filter.type);
-      if (filter.since !== undefined) add('at >= ?', filter.since);
-      if (filter.until !== undefined) add('at < ?', filter.until);
+      if (filter.userId !== undefined) add('e.user_id = ?', filter.userId);
+      if (filter.type !== undefined) add('e.type = ?', filter.type);
+      if (filter.since !== undefined) add('e.at >= ?', filter.since);
+      if (filter.until !== undefined) add('e.at < ?', filter.until);
       if (filter.after !== undefined)
-        add('(at > ? OR (at = ? AND id > ?))', filter.after.at, filter.after.at, filter.after.id);
-      const rows = await db.all<AuditRow>(
-        `SELECT id, at, type, user_id, ip, detail FROM audit_events
-         ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at, id
+        add('(e.at > ? OR (e.at = ? AND e.id > ?))', filter.after.at, filter.after.at, filter.after.id);
+      const rows = await db.all<AuditRow & { username: string | null }>(
+        `SELECT e.id, e.at, e.type, e.user_id, e.ip, e.detail, u.username
+         FROM audit_events e LEFT JOIN users u ON u.id = e.user_id
+         ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY e.at, e.id
          ${filter.limit === undefined ? '' : `LIMIT ${Math.trunc(filter.limit)}`}`,
         params,
       );
-      return rows.map(toEvent);
+      return rows.map((r) => ({ ...toEvent(r), username: r.username }));
     },
   };
 }

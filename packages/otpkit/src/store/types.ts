@@ -11,6 +11,7 @@ import type {
   FailureCounted,
   KeyUsage,
   LiveSession,
+  LoggedEvent,
   NewDevice,
   NewFactor,
   NewSession,
@@ -217,7 +218,7 @@ interface Store {
   /** The stored events among these ids (those a failed second factor's settle wrote). */
   auditByIds(ids: string[]): Promise<AuditEvent[]>;
   /** Stored events, oldest first (by time, then id), filtered; `after` is the last event of the page before. */
-  audit(filter?: AuditFilter): Promise<AuditEvent[]>;
+  audit(filter?: AuditFilter): Promise<LoggedEvent[]>;
 }
 
 export type { Reseal, Store };

@@ -173,6 +173,9 @@ interface AuditEvent {
   detail: Record<string, unknown> | null;
 }
 
+/** An event as read back, with its user's name now (null: no user, or one since deleted). */
+type LoggedEvent = AuditEvent & { username: string | null };
+
 /** Which audit events to read (all given conditions hold); times are Unix ms, `until` exclusive. */
 interface AuditFilter {
   userId?: string;
@@ -221,6 +224,7 @@ export type {
   FailureCounted,
   KeyUsage,
   LiveSession,
+  LoggedEvent,
   NewDevice,
   NewFactor,
   NewSession,
