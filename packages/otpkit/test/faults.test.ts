@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { base32Decode, createTotp, generateKeyRingEntry } from '@otpkit/core';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { freshPostgresDatabase, hasPostgres, POSTGRES_URL } from '../../../test/support/databases.js';
@@ -18,6 +19,7 @@ import { startListening } from '../../../test/support/listening.js';
 import { compose } from '../src/main/compose.js';
 import { readConfig } from '../src/main/config.js';
 import { migrate } from '../src/store/migrate.js';
+import { openPostgres } from '../src/store/postgres.js';
 import { openSqlite } from '../src/store/sqlite.js';
 import { freezableProxy } from './freezable-proxy.js';
 
@@ -217,6 +219,35 @@ describe.runIf(hasPostgres)('PostgreSQL faults', () => {
     } finally {
       proxy.close();
       await composed.close();
+      await database.drop();
+    }
+  });
+});
+
+describe.runIf(hasPostgres)('PostgreSQL connections', () => {
+  it('keep a connection that only refused a statement (a lost race, a bad value); drop one that failed', async () => {
+    const database = await freshPostgresDatabase();
+    const db = openPostgres(database.url, { max: 1 });
+    const killer = new pg.Client({ connectionString: database.url });
+    await killer.connect();
+    const backend = async () => (await db.all<{ pid: number }>('SELECT pg_backend_pid() AS pid'))[0]?.pid;
+    try {
+      await db.run('CREATE TABLE t (n integer PRIMARY KEY)');
+      const pid = await backend();
+      // A batch whose expectChanges fails is how racing requests lose: often, under a burst.
+      const raced = await db.batch([{ sql: 'UPDATE t SET n = n + 1 WHERE n = ?', params: [1], expectChanges: 1 }]);
+      expect(raced).toBe(false);
+      await expect(db.run('INSERT INTO t (n) VALUES (?)', ['x'])).rejects.toMatchObject({ code: '22P02' });
+      expect(await backend()).toBe(pid);
+      // A connection the server ended goes; the next statement gets a new one.
+      await killer.query('SELECT pg_terminate_backend($1)', [pid]);
+      await db.all('SELECT 1').catch(() => undefined);
+      const next = await backend();
+      expect(next).not.toBe(pid);
+      expect(await backend()).toBe(next);
+    } finally {
+      await killer.end();
+      await db.close();
       await database.drop();
     }
   });

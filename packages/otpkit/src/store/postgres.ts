@@ -53,7 +53,7 @@ interface Connection {
   fault(error: unknown, limits?: Timeouts): unknown;
   /** Runs a statement, prepared once per connection. */
   query(
-    client: pg.Pool | pg.PoolClient,
+    client: pg.PoolClient,
     sql: string,
     params?: readonly Param[],
     queryTimeoutMs?: number,
@@ -130,11 +130,32 @@ function preparedQueries(): Connection['query'] {
   };
 }
 
+/**
+ * Runs one statement on a pooled connection. pg's Pool.query drops the
+ * connection on any error; here only one that failed leaves the pool, not one
+ * the server answered with an error (a batch that lost a race, a bad value),
+ * so a burst of those costs no new connections.
+ */
+async function pooled(c: Connection, sql: string, params?: readonly Param[]): Promise<pg.QueryResult> {
+  const client = await c.pool.connect();
+  let broken: Error | undefined;
+  try {
+    return await c.query(client, sql, params);
+  } catch (error) {
+    if (!(error instanceof pg.DatabaseError) || unavailability(error, c.timeouts) !== undefined)
+      broken = error as Error;
+    throw error;
+  } finally {
+    client.release(broken);
+  }
+}
+
 function postgresDb(c: Connection): Db {
-  const { pool, fault, query } = c;
+  const { pool, fault } = c;
+  const query = (sql: string, params?: readonly Param[]) => pooled(c, sql, params);
   const all = async <T>(sql: string, params?: readonly Param[]) => {
     try {
-      return (await query(pool, sql, params)).rows as T[];
+      return (await query(sql, params)).rows as T[];
     } catch (error) {
       throw fault(error);
     }
@@ -144,7 +165,7 @@ function postgresDb(c: Connection): Db {
     all,
     async run(sql, params) {
       try {
-        return (await query(pool, sql, params)).rowCount ?? 0;
+        return (await query(sql, params)).rowCount ?? 0;
       } catch (error) {
         throw fault(error);
       }
@@ -152,7 +173,7 @@ function postgresDb(c: Connection): Db {
     async batch(statements) {
       const { sql, params } = oneStatement(statements);
       try {
-        await query(pool, sql, params);
+        await query(sql, params);
         return true;
       } catch (error) {
         if (isAborted(error)) return false;
