@@ -4,12 +4,54 @@
 // thread pool, and a fault of ours in the second step (which must cost the
 // user nothing).
 
-import { pbkdf2 } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, open, openSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshSqlite, type TestDb } from '../../../test/support/databases.js';
 import { DatabaseUnavailable } from '../src/store/db.js';
 import { apiClient, PASSWORD } from './api.js';
 import { HOSTS, serverPerSuite, startServer, type TestServer } from './server.js';
+
+/**
+ * Holds libuv's four threads until release(): each blocks opening a FIFO for
+ * reading until a writer opens it. No timing: the threads stay held however
+ * slow the machine. After 20 s they are let go anyway, so a request that
+ * needed one gets its answer (and the test fails) instead of hanging.
+ */
+function holdThreadPool() {
+  const dir = mkdtempSync(join(tmpdir(), 'otpkit-pool-'));
+  const fifos = [0, 1, 2, 3].map((i) => join(dir, `fifo${i}`));
+  for (const fifo of fifos) execFileSync('mkfifo', [fifo]);
+  let freed = 0;
+  const held = fifos.map(
+    (fifo) =>
+      new Promise<void>((resolve) =>
+        open(fifo, 'r', (error, fd) => {
+          freed++;
+          if (!error) closeSync(fd);
+          resolve();
+        }),
+      ),
+  );
+  /** A writer that does not wait: ENXIO until that FIFO's reader is in its open, so try until all are free. */
+  async function release() {
+    while (freed < fifos.length) {
+      for (const fifo of fifos) {
+        try {
+          closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+        } catch {}
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await Promise.all(held);
+    clearTimeout(failsafe);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const failsafe = setTimeout(release, 20_000);
+  return { freed: () => freed, release };
+}
 
 describe.each(HOSTS)('floods on %s over %s', (host, _database, open) => {
   const { s } = serverPerSuite(open, {}, host);
@@ -117,14 +159,7 @@ describe('the thread pool and the hashing cap', () => {
   it('token checks and second steps do not wait behind a busy thread pool', async () => {
     const { username, token, secret } = await withTwoFactor();
     const challenge = await challengeFor(username);
-    // Fill libuv's four threads with work that takes far longer than a request.
-    let poolJobsDone = 0;
-    const pool = Promise.all(
-      Array.from(
-        { length: 4 },
-        () => new Promise((resolve) => pbkdf2('x', 'salt', 400_000, 32, 'sha512', () => resolve(poolJobsDone++))),
-      ),
-    );
+    const pool = holdThreadPool();
     const me = await get('/api/auth/me', token);
     const verified = await post('/api/auth/login/verify', { challenge, code: codeAt(secret) });
     const validated = await post(
@@ -133,8 +168,8 @@ describe('the thread pool and the hashing cap', () => {
       token,
     );
     expect([me.status, verified.status, validated.status]).toEqual([200, 200, 200]);
-    expect(poolJobsDone).toBe(0); // all three were answered before any thread of the pool came free
-    await pool;
+    expect(pool.freed()).toBe(0); // all three were answered while every thread of the pool was held
+    await pool.release();
   });
 });
 
