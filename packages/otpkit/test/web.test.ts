@@ -5,7 +5,8 @@
 // and computing codes with oathtool, backup codes saved, a second
 // authenticator added, renamed and removed, "trust this browser", the
 // lockout path told in tries left and a local time, sign-out leaving nothing
-// of the user behind, and the enrollment a server may require. axe-core
+// of the user behind, the enrollment a server may require, and a request
+// that never gets an answer. axe-core
 // (injected) finds no violation on any step, and a screenshot of every step
 // goes to test-results/web/<profile>/. The server's clock is injected, and
 // oathtool is asked for the code at that time.
@@ -496,5 +497,28 @@ describe.runIf(hasChromium && hasOathtool && hasZbar).each(PROFILES)('web UI in 
     } finally {
       await required.close();
     }
+  }, 60_000);
+
+  it('a request that never gets an answer (a frozen link) frees the form after 20 s and says so', async () => {
+    page = await context.newPage();
+    await page.clock.install(); // the page's timers, moved on below instead of waited for
+    await page.goto(url);
+    await eventually(() => visible('view-signin')).toBe(true);
+    await page.route('**/api/auth/login', () => undefined); // held: no answer, no error
+    await signIn('nobody-answers');
+    const submit = page.locator('#signin-form button[type=submit]');
+    await eventually(() => submit.isDisabled()).toBe(true);
+    await page.clock.fastForward(19_000);
+    expect(await submit.isDisabled()).toBe(true);
+    await page.clock.fastForward(1_500);
+    await eventually(() => error('signin-password').textContent()).toBe(
+      'The server did not answer in time. Check your connection and try again.',
+    );
+    expect(await submit.isDisabled()).toBe(false);
+    await step('no-answer');
+    await page.unroute('**/api/auth/login');
+    await page.keyboard.press('Enter');
+    await eventually(() => error('signin-password').textContent()).toBe('Wrong username or password.');
+    await page.close();
   }, 60_000);
 });

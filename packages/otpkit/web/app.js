@@ -8,6 +8,8 @@
 
 const $ = (id) => document.getElementById(id);
 const SESSION_HINT = 'otpkit:session';
+/** A request unanswered this long is given up, so a frozen link never holds a form disabled. */
+const REQUEST_TIMEOUT_MS = 20_000;
 
 let accessToken = null;
 let challenge = null;
@@ -34,16 +36,27 @@ async function call(method, path, body) {
   const headers = { 'x-otpkit-session': 'cookie' };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (accessToken) headers.authorization = `Bearer ${accessToken}`;
-  const response = await fetch(path, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    credentials: 'same-origin',
-  });
-  if (response.status === 204) return null;
-  const data = await response.json().catch(() => ({}));
-  if (!response.ok) throw new ApiError(response.status, data, Number(response.headers.get('retry-after')) || undefined);
-  return data;
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new DOMException('no answer', 'TimeoutError')), REQUEST_TIMEOUT_MS);
+  try {
+    const response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: 'same-origin',
+      signal: controller.signal,
+    });
+    if (response.status === 204) return null;
+    const data = await response.json().catch((error) => {
+      if (controller.signal.aborted) throw error; // the body never came: no answer, not an empty one
+      return {};
+    });
+    if (!response.ok)
+      throw new ApiError(response.status, data, Number(response.headers.get('retry-after')) || undefined);
+    return data;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** A call as the signed-in user; an expired access token is renewed once through the cookie. */
@@ -110,7 +123,11 @@ function lockedWords(until) {
 
 /** What went wrong, in plain words for the field it concerns (`kind`: what the field holds). */
 function words(error, kind = 'code') {
-  if (!(error instanceof ApiError)) return 'Could not reach the server. Check your connection and try again.';
+  if (!(error instanceof ApiError)) {
+    return error.name === 'TimeoutError'
+      ? 'The server did not answer in time. Check your connection and try again.'
+      : 'Could not reach the server. Check your connection and try again.';
+  }
   switch (error.code) {
     case 'CODE_WRONG':
       if (kind === 'code-or-backup')
