@@ -8,7 +8,8 @@
 // Environment: BENCH_ONLY picks runs, comma-separated, of bare, sqlite,
 // postgres (with pgbench's TPC-B beside it), scale (PostgreSQL with the shared
 // throttle on, and two processes, each beside one plain process), admin (how
-// long the admin API refuses each kind of wrong token, bench/admin.ts), flood
+// long the admin API refuses each kind of wrong token, bench/admin.ts), flood,
+// sweep (the background sweep over a grown token table, bench/sweep.ts)
 // (default: all); BENCH_SECONDS, each timed run (and each of
 // the flood's two phases), 10; BENCH_USERS, 40000; BENCH_SERVERS, 1;
 // BENCH_NODE_ARGS, for the otpkit processes of sqlite and postgres;
@@ -30,6 +31,7 @@ import { openSqlite } from '../packages/otpkit/src/store/sqlite.js';
 import { adminTiming } from './admin.js';
 import { passwordFlood } from './flood.js';
 import { addUser, BIN, type Prepared, seed, start } from './harness.js';
+import { sweepTiming } from './sweep.js';
 
 const CONNECTIONS = 10;
 const LOGINS = 21;
@@ -255,7 +257,7 @@ const BARE = `
   app.listen({ port: 0, host: '127.0.0.1' }).then((address) => console.error('listening on ' + address));
 `;
 
-const RUNS = ['bare', 'sqlite', 'postgres', 'scale', 'flood', 'admin'];
+const RUNS = ['bare', 'sqlite', 'postgres', 'scale', 'flood', 'admin', 'sweep'];
 const ONLY = (process.env.BENCH_ONLY || RUNS.join(',')).split(',').map((run) => run.trim());
 for (const run of ONLY) {
   if (!RUNS.includes(run)) throw new Error(`BENCH_ONLY: unknown run ${run}; pick from ${RUNS.join(', ')}`);
@@ -434,3 +436,4 @@ if (pgbenchRatio) {
 
 if (ONLY.includes('flood')) await passwordFlood(DURATION_SECONDS);
 if (ONLY.includes('admin')) await adminTiming();
+if (ONLY.includes('sweep')) await sweepTiming(POSTGRES_URL);

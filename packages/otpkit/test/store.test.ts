@@ -53,6 +53,36 @@ it.runIf(hasPostgres)('PostgreSQL: the tables a sign-in updates leave room for H
   expect(migrations('sqlite').some((m) => m.name.includes('postgres'))).toBe(false);
 });
 
+// Version 8 rebuilds refresh_tokens on SQLite (drops a key on PostgreSQL):
+// a session from before it refreshes as it did.
+it.each(DATABASES)('%s: a refresh token from schema 7 still rotates after migration 8', async (_name, open) => {
+  const t = await open({ migrated: false });
+  try {
+    await migrate(t.db, NOW, { through: 7 });
+    const store = createStore(t.db, POLICY, PASSWORDS);
+    const id = randomUUID();
+    await store.createUser({ id, username: `u-${id}`, passwordHash: 'h', now: NOW });
+    const session = { id: `s-${id}`, userId: id, amr: ['pwd'] as NewSession['amr'], epoch: 0 };
+    await store.createSession({
+      ...session,
+      tokenHash: `r1-${id}`,
+      now: NOW,
+      expiresAt: NOW + 1000,
+      sessionExpiresAt: NOW + 5000,
+    });
+    expect(await migrate(t.db, NOW)).toEqual(
+      migrations(t.db.dialect)
+        .filter((m) => m.version > 7)
+        .map((m) => m.name),
+    );
+    const next = { tokenHash: `r2-${id}`, now: NOW + 1, expiresAt: NOW + 2000 };
+    expect(await store.useRefreshToken(`r1-${id}`, next)).toMatchObject({ status: 'ok', sessionId: `s-${id}` });
+    expect((await store.useRefreshToken(`r1-${id}`, { ...next, tokenHash: `r3-${id}` })).status).toBe('reused');
+  } finally {
+    await t.drop();
+  }
+});
+
 describe.each(DATABASES)('store on %s', (_name, open) => {
   let t: TestDb;
   let store: Store;
@@ -389,6 +419,43 @@ describe.each(DATABASES)('store on %s', (_name, open) => {
     expect((await store.liveSession(`live-s-${userId}`, later)) !== undefined).toBe(true);
     expect(await liveChallenge(`live-c-${userId}`, later)).toBeDefined();
     expect(await liveChallenge(`old-c0-${userId}`, NOW - 1)).toBeUndefined(); // gone, not just expired
+  });
+
+  it('refuses a refresh token whose session is gone, and sweeps it at its own expiry', async () => {
+    const userId = await user();
+    await store.createSession(session(`gone-${userId}`, userId));
+    await t.db.run('DELETE FROM sessions WHERE id = ?', [`gone-${userId}`]);
+    const next = { tokenHash: `gone-next-${userId}`, now: NOW, expiresAt: NOW + 1000 };
+    expect((await store.useRefreshToken(`gone-${userId}-r1`, next)).status).toBe('invalid');
+    await store.prune(NOW + 1000, 100);
+    const left = await t.db.all('SELECT 1 FROM refresh_tokens WHERE token_hash = ?', [`gone-${userId}-r1`]);
+    expect(left).toEqual([]);
+  });
+
+  // A row deleted from a parent table makes an ON DELETE CASCADE key look for
+  // its children: without an index that is a scan of the whole child table per
+  // row, and the sweep of expired sessions took 10 s over 100,000 refresh
+  // tokens. Users are the one parent otpkit never deletes (accounts are
+  // deactivated), so their keys need no index for it.
+  it('has an index for every foreign key whose parent rows are deleted', async () => {
+    const keys =
+      t.db.dialect === 'postgres'
+        ? await t.db.all<{ child: string; col: string; parent: string }>(
+            `SELECT ch.relname AS child, a.attname AS col, p.relname AS parent
+             FROM pg_constraint c JOIN pg_class ch ON ch.oid = c.conrelid JOIN pg_class p ON p.oid = c.confrelid
+             JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+             WHERE c.contype = 'f' AND c.connamespace = ?::regnamespace
+             AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.conrelid AND i.indkey[0] = c.conkey[1])`,
+            [t.schema!],
+          )
+        : await t.db.all<{ child: string; col: string; parent: string }>(
+            `SELECT m.name AS child, f."from" AS col, f."table" AS parent
+             FROM sqlite_master m, pragma_foreign_key_list(m.name) f
+             WHERE m.type = 'table' AND NOT EXISTS (
+               SELECT 1 FROM pragma_index_list(m.name) l, pragma_index_info(l.name) i
+               WHERE i.seqno = 0 AND i.name = f."from")`,
+          );
+    expect(keys.filter((k) => k.parent !== 'users')).toEqual([]);
   });
 
   it('claims password attempts before the KDF: the limit holds for a burst, a refund gives one back, the window ends', async () => {

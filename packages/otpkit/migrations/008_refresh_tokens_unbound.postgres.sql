@@ -1,0 +1,12 @@
+-- otpkit schema, version 8 (PostgreSQL; see 008_refresh_tokens_unbound.sqlite.sql):
+-- refresh tokens no longer carry a foreign key to their session. Deleting an
+-- expired session made the key's ON DELETE CASCADE look for its tokens with no
+-- index on session_id, one scan of the whole table per session, so the sweep
+-- of expired sessions grew with the table (10 s for 2,000 sessions among
+-- 100,000 tokens, beyond the statement timeout). And every sign-in and refresh
+-- paid for the key's check. Nothing needs it: a token never outlives its
+-- session (its expiry is at most the session's), the sweep deletes expired
+-- tokens before expired sessions, and a token is only honoured joined to its
+-- live session, so one left behind by a sweep's limit is refused until its own
+-- expiry removes it.
+ALTER TABLE refresh_tokens DROP CONSTRAINT refresh_tokens_session_id_fkey;
