@@ -131,10 +131,20 @@ function preparedQueries(): Connection['query'] {
 }
 
 /**
+ * Errors about the statement's data, after which its connection is as good
+ * as before: SQLSTATE classes 22 (a bad value; also how a batch that lost a
+ * race fails, see postgres-batch.ts), 23 (a constraint) and 40 (a
+ * serialization failure or deadlock, rolled back). Any other error may be
+ * about the connection (a statement prepared on it before a schema change
+ * fails there every time; a FATAL one ends it), so the connection goes.
+ */
+const statementOnly = (error: unknown) =>
+  error instanceof pg.DatabaseError && error.severity === 'ERROR' && /^(22|23|40)/.test(error.code ?? '');
+
+/**
  * Runs one statement on a pooled connection. pg's Pool.query drops the
- * connection on any error; here only one that failed leaves the pool, not one
- * the server answered with an error (a batch that lost a race, a bad value),
- * so a burst of those costs no new connections.
+ * connection on any error; here one the server refused for its data stays,
+ * so a burst of lost races costs no new connections.
  */
 async function pooled(c: Connection, sql: string, params?: readonly Param[]): Promise<pg.QueryResult> {
   const client = await c.pool.connect();
@@ -142,8 +152,7 @@ async function pooled(c: Connection, sql: string, params?: readonly Param[]): Pr
   try {
     return await c.query(client, sql, params);
   } catch (error) {
-    if (!(error instanceof pg.DatabaseError) || unavailability(error, c.timeouts) !== undefined)
-      broken = error as Error;
+    if (!statementOnly(error)) broken = error as Error;
     throw error;
   } finally {
     client.release(broken);
