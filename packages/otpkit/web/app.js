@@ -10,6 +10,13 @@ const $ = (id) => document.getElementById(id);
 const SESSION_HINT = 'otpkit:session';
 /** A request unanswered this long is given up, so a frozen link never holds a form disabled. */
 const REQUEST_TIMEOUT_MS = 20_000;
+/**
+ * A refresh waits out the server's own limits (its database waits and
+ * statement timeouts, about 35 s at worst): its answer carries the rotated
+ * cookie, and a browser that gave up on it would send the old one next, which
+ * the server takes for a stolen copy and ends the session.
+ */
+const REFRESH_TIMEOUT_MS = 60_000;
 
 let accessToken = null;
 let challenge = null;
@@ -32,12 +39,12 @@ class ApiError extends Error {
   }
 }
 
-async function call(method, path, body) {
+async function call(method, path, body, timeoutMs = REQUEST_TIMEOUT_MS) {
   const headers = { 'x-otpkit-session': 'cookie' };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (accessToken) headers.authorization = `Bearer ${accessToken}`;
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new DOMException('no answer', 'TimeoutError')), REQUEST_TIMEOUT_MS);
+  const timer = setTimeout(() => controller.abort(new DOMException('no answer', 'TimeoutError')), timeoutMs);
   try {
     const response = await fetch(path, {
       method,
@@ -88,7 +95,7 @@ async function renew() {
   accessToken = null;
   return navigator.locks.request('otpkit-refresh', async () => {
     try {
-      accessToken = (await call('POST', '/api/auth/refresh', {})).accessToken;
+      accessToken = (await call('POST', '/api/auth/refresh', {}, REFRESH_TIMEOUT_MS)).accessToken;
       return true;
     } catch (error) {
       // Only the server's own "no" ends the session here; an unreachable server may be back in a moment.
