@@ -112,6 +112,10 @@ function parseQuery(query: string | undefined): Record<string, string> {
   return out;
 }
 
+/** The token of an `Authorization: Bearer <token>` header; undefined for none or another scheme. */
+const bearerToken = (authorization: string | undefined) =>
+  authorization?.startsWith('Bearer ') ? authorization.slice(7) : undefined;
+
 /**
  * The admin routes' check: every presented token (none, any length) is hashed
  * and compared in constant time with the configured one's hash, so a wrong
@@ -120,7 +124,7 @@ function parseQuery(query: string | undefined): Record<string, string> {
 function adminGuard(token: string): (authorization: string | undefined) => boolean {
   const expected = createHash('sha256').update(token).digest();
   return (authorization) => {
-    const presented = authorization?.startsWith('Bearer ') ? authorization.slice(7) : '';
+    const presented = bearerToken(authorization) ?? '';
     return timingSafeEqual(createHash('sha256').update(presented).digest(), expected);
   };
 }
@@ -162,8 +166,7 @@ function createHandler<Native>(options: HandlerOptions<Native>) {
 
   /** otpkit's own bearer session; 401 without a live one (403 for an enrollment-only one, unless `route` takes it). */
   async function bearer(request: HttpRequest<Native>, route: Route) {
-    const header = request.headers.authorization;
-    const token = header?.startsWith('Bearer ') ? header.slice(7) : undefined;
+    const token = bearerToken(request.headers.authorization);
     if (!token) throw new HttpError('UNAUTHENTICATED', 'send an access token: Authorization: Bearer <token>');
     return service.authenticate(token, { enrollment: route.enrollment === true });
   }

@@ -11,9 +11,12 @@ const MAX_USERNAME = 64;
 const MIN_PASSWORD = 8; // NIST SP 800-63B §3.1.1.2
 const MAX_PASSWORD = 256;
 
-/** NFKC, trimmed, lowercase: one account per name however it is typed. */
+/** NFKC, trimmed, lowercase: one account per name however it is typed (and a search's text, folded alike). */
+const foldUsername = (text: string) => text.normalize('NFKC').trim().toLowerCase();
+
+/** A name folded (foldUsername) and checked: INPUT_INVALID if no account could have it. */
 function normalizeUsername(username: string): string {
-  const name = username.normalize('NFKC').trim().toLowerCase();
+  const name = foldUsername(username);
   // \p{C}: control and format characters (zero-width, bidi overrides), and
   // unassigned or private-use ones: a name must look like what it is.
   if (name.length < 1 || name.length > MAX_USERNAME || /[\p{C}\p{Z}:]/u.test(name)) {
@@ -100,4 +103,4 @@ function accounts(c: Context): Pick<Service, 'register' | 'ensureUser' | 'me' | 
   };
 }
 
-export { accounts, normalizeUsername };
+export { accounts, foldUsername, normalizeUsername };

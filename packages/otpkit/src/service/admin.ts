@@ -3,7 +3,7 @@
 // operator may order; and the event every admin action leaves.
 
 import type { AuditEventType } from '../store/store.js';
-import { normalizeUsername } from './accounts.js';
+import { foldUsername, normalizeUsername } from './accounts.js';
 import { authenticatorView } from './authenticators.js';
 import { activeFactors, type Context } from './context.js';
 import { ServiceError } from './errors.js';
@@ -73,7 +73,7 @@ function admin(
   return {
     async usersPage(query) {
       const limit = pageSize(query.limit);
-      const search = query.search === undefined ? undefined : query.search.normalize('NFKC').trim().toLowerCase();
+      const search = query.search === undefined ? undefined : foldUsername(query.search);
       const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
       const rows = await c.store.listUsers({
         ...(search ? { search } : {}),

@@ -221,6 +221,7 @@ export {
   createContext,
   factorData,
   isoOrNull,
+  passedSecondFactor,
   passwordMatches,
   secondsUntil,
 };

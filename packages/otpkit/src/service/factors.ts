@@ -15,7 +15,7 @@ import {
 } from '@otpkit/core';
 import type { Factor, User } from '../store/store.js';
 import { authenticatorName, authenticatorView, defaultName, mayTurnOff, turnOff } from './authenticators.js';
-import { activeFactors, type Context, checkCodeShape, factorData, isoOrNull } from './context.js';
+import { activeFactors, type Context, checkCodeShape, factorData, isoOrNull, passedSecondFactor } from './context.js';
 import { ServiceError } from './errors.js';
 import { checkSecondFactor } from './second-factor.js';
 import type { Actor, EnrollmentView, RequestContext, Service, TwoFactorStatus } from './types.js';
@@ -174,12 +174,7 @@ function factors(
     async validate(actor, input, context) {
       const method = await checkSecondFactor(c, await c.userWithFactors(actor, { readOnly: true }), input, context);
       // A trusted device's session that passes a code has now passed a second factor: it may change settings.
-      if (
-        actor.sessionId !== null &&
-        actor.amr !== null &&
-        !actor.amr.includes('otp') &&
-        !actor.amr.includes('backup')
-      ) {
+      if (actor.sessionId !== null && actor.amr !== null && !passedSecondFactor(actor.amr)) {
         await c.store.stepUpSession(actor.sessionId, [...actor.amr, method === 'totp' ? 'otp' : 'backup']);
       }
       return { valid: true as const, method };

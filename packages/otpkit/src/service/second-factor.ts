@@ -4,7 +4,7 @@
 
 import { checkBackupCode, type Totp } from '@otpkit/core';
 import type { AuditEvent, Factor, NewSession, Spend, User, UserWithFactors } from '../store/store.js';
-import { activeFactors, type Context, checkCodeShape, secondsUntil } from './context.js';
+import { activeFactors, type Context, checkCodeShape, codeDigits, secondsUntil } from './context.js';
 import { ServiceError } from './errors.js';
 import type { RequestContext, SecondFactorInput } from './types.js';
 
@@ -85,7 +85,7 @@ async function checkSecondFactor(
  * the first that matches, else whether any had it as a used code.
  */
 function totpVerdict(c: Context, candidates: readonly Candidate[], code: string, now: number) {
-  const digits = code.replaceAll(' ', '').length;
+  const digits = codeDigits({ code });
   let matched: { factor: Factor; counter: number } | undefined;
   let reused = false;
   for (const { factor, totp } of candidates) {

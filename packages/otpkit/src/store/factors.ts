@@ -36,15 +36,13 @@ function factors(db: Db): FactorMethods {
         userId,
       ])
     ).map(toFactor);
+  const discardPending = async (userId: string, factorId: string) => {
+    await db.run("DELETE FROM totp_factors WHERE user_id = ? AND id = ? AND status = 'pending'", [userId, factorId]);
+  };
   return {
     factors: all,
     async putPendingFactor(f, replacing) {
-      if (replacing !== undefined) {
-        await db.run("DELETE FROM totp_factors WHERE user_id = ? AND id = ? AND status = 'pending'", [
-          f.userId,
-          replacing,
-        ]);
-      }
+      if (replacing !== undefined) await discardPending(f.userId, replacing);
       await db.run(
         `INSERT INTO totp_factors (user_id, id, name, status, session_id, sealed_secret, algorithm, digits, period_seconds, created_at)
          VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id) WHERE status = 'pending' DO NOTHING`,
@@ -57,9 +55,7 @@ function factors(db: Db): FactorMethods {
       );
       return row && toFactor(row);
     },
-    async discardPendingFactor(userId, factorId) {
-      await db.run("DELETE FROM totp_factors WHERE user_id = ? AND id = ? AND status = 'pending'", [userId, factorId]);
-    },
+    discardPendingFactor: discardPending,
     async activateFactor(a) {
       // The first one (with backup codes) only while there is none; another only below the limit.
       return db.batch([
